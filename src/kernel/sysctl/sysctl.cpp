@@ -1,0 +1,34 @@
+#include "kernel/sysctl/sysctl.h"
+
+namespace kvlb::kernel {
+
+std::vector<SysctlReport> ensure_data_plane_sysctls(Sysctl& sysctl) {
+  // Why each: forwarding for masqueraded traffic; vs.conntrack so netfilter
+  // NAT (SNAT) applies to IPVS flows; expire_nodest_conn / quiescent_template
+  // so connections to a deleted or drained real server do not linger;
+  // nf_conntrack_acct for byte counts in `kvlbctl get ct`.
+  static const std::vector<std::pair<std::string, std::string>> wanted = {
+      {"net.ipv4.ip_forward", "1"},
+      {"net.ipv6.conf.all.forwarding", "1"},
+      {"net.ipv4.vs.conntrack", "1"},
+      {"net.ipv4.vs.expire_nodest_conn", "1"},
+      {"net.ipv4.vs.expire_quiescent_template", "1"},
+      {"net.netfilter.nf_conntrack_acct", "1"},
+  };
+  std::vector<SysctlReport> reports;
+  for (const auto& [key, value] : wanted) {
+    SysctlReport report{key, value, "", false, ""};
+    if (auto before = sysctl.get(key); before.ok()) report.before = *before;
+    if (report.before == value) {
+      report.ok = true;
+    } else if (auto st = sysctl.set(key, value); st.ok()) {
+      report.ok = true;
+    } else {
+      report.error = st.error().describe();
+    }
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+}  // namespace kvlb::kernel

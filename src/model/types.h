@@ -1,0 +1,125 @@
+#pragma once
+// Desired and observed state as plain value types. Identity (keys) is kept
+// apart from content (scheduler, weights) so the diff can match by key.
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/address.h"
+
+namespace kvlb::model {
+
+enum class Protocol : uint8_t { Tcp, Udp, Sctp };
+std::string_view to_string(Protocol p);
+std::optional<Protocol> parse_protocol(std::string_view text);
+int ip_protocol_number(Protocol p);  // IPPROTO_TCP / _UDP / _SCTP
+std::optional<Protocol> protocol_from_number(int number);
+
+enum class NatMode : uint8_t { Default, OneArm, FullNat };
+std::string_view to_string(NatMode m);
+std::optional<NatMode> parse_nat_mode(std::string_view text);
+
+// Every scheduler the IPVS kernel code ships.
+bool is_known_scheduler(std::string_view name);
+const std::vector<std::string>& known_schedulers();
+
+// Identity of a virtual service: vip:port/proto.
+struct VsKey {
+  IpAddress vip;
+  uint16_t port = 0;
+  Protocol protocol = Protocol::Tcp;
+  std::string str() const;  // 20.20.20.1:80/tcp, [fd00::1]:80/udp
+  auto operator<=>(const VsKey&) const = default;
+};
+
+struct RealServerKey {
+  IpAddress ip;
+  uint16_t port = 0;
+  std::string str() const;
+  auto operator<=>(const RealServerKey&) const = default;
+};
+
+// IPVS weights are signed 32-bit in the kernel; 0 means "take no new connections".
+inline constexpr uint32_t kMaxWeight = 65535;
+
+struct RealServer {
+  RealServerKey key;
+  uint32_t weight = 1;
+  // Observed only (ignored when comparing desired with observed).
+  uint32_t active_conns = 0;
+  uint32_t inactive_conns = 0;
+  bool operator==(const RealServer& o) const { return key == o.key && weight == o.weight; }
+};
+
+// What one IPVS virtual service holds (forwarding is always masquerading).
+struct VirtualService {
+  VsKey key;
+  std::string scheduler = "rr";
+  uint32_t persistence_seconds = 0;  // 0 = not persistent
+  std::map<RealServerKey, RealServer> real_servers;
+  bool same_settings(const VirtualService& o) const {
+    return scheduler == o.scheduler && persistence_seconds == o.persistence_seconds;
+  }
+  bool operator==(const VirtualService& o) const {
+    return key == o.key && same_settings(o) && real_servers == o.real_servers;
+  }
+};
+
+// One SNAT entry in kvlb's nftables table: flows whose conntrack original
+// destination is `match` leave with source address `to`.
+struct SnatRule {
+  VsKey match;
+  IpAddress to;
+  std::string str() const;  // 20.20.20.1:80/tcp -> 20.20.20.1
+  auto operator<=>(const SnatRule&) const = default;
+};
+
+// The whole kernel state kvlb owns, desired or observed.
+struct KernelState {
+  std::map<VsKey, VirtualService> ipvs;
+  std::set<SnatRule> snat;
+  bool nat_table_present = true;  // observed: false if kvlb's table is missing or damaged
+  std::set<IpAddress> vips;       // addresses on the node interface tagged as kvlb's
+};
+
+// --- configuration-level model ---
+
+struct Endpoint {
+  IpAddress ip;
+  uint16_t port = 0;
+  uint32_t weight = 1;
+};
+
+struct Service {
+  std::string name;  // namespace/name
+  VsKey key;
+  std::string scheduler = "rr";
+  uint32_t persistence_seconds = 0;
+  NatMode mode = NatMode::Default;
+  std::optional<IpAddress> snat_address;
+  std::vector<Endpoint> endpoints;
+};
+
+struct NodeConfig {
+  std::string name;
+  std::string interface;
+};
+
+struct Settings {
+  uint32_t drain_timeout_seconds = 30;
+  uint32_t resync_interval_seconds = 2;
+  std::string api_listen = "127.0.0.1:7711";
+};
+
+struct DesiredState {
+  NodeConfig node;
+  Settings settings;
+  std::vector<Service> services;
+};
+
+}  // namespace kvlb::model
