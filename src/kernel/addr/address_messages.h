@@ -1,0 +1,48 @@
+#pragma once
+// rtnetlink messages about interface addresses and links, built and parsed
+// by pure functions so the encoding is checked byte for byte in tests.
+#include <linux/netlink.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel/addr/address_table.h"
+#include "kernel/addr/mac_address.h"
+#include "model/address.h"
+
+namespace kvlb::kernel::rtnl {
+
+using Message = std::vector<uint8_t>;
+
+// RTM_NEWADDR (create, exclusive, ack) for vip/32 or vip/128, scope global,
+// tagged with kKvlbAddressProto; IPv6 with IFA_F_NODAD, because a VIP that
+// moves between nodes must be usable at once, not tentative for seconds.
+Message new_vip_request(uint32_t seq, int ifindex, const model::IpAddress& vip);
+
+// RTM_DELADDR (ack) for vip/32 or vip/128.
+Message delete_vip_request(uint32_t seq, int ifindex, const model::IpAddress& vip);
+
+// RTM_GETADDR dump of every address of both families.
+Message dump_addresses_request(uint32_t seq);
+
+// RTM_GETLINK (ack) for one interface by name.
+Message get_link_request(uint32_t seq, const std::string& ifname);
+
+struct AddressMessage {
+  int ifindex = 0;
+  InterfaceAddress address;
+};
+// An RTM_NEWADDR message; nullopt for other messages or families.
+std::optional<AddressMessage> parse_address(const nlmsghdr& msg);
+
+struct LinkInfo {
+  int ifindex = 0;
+  bool ethernet = false;  // ARPHRD_ETHER: announcements make sense
+  MacAddress mac{};
+};
+// An RTM_NEWLINK message; nullopt for other messages.
+std::optional<LinkInfo> parse_link(const nlmsghdr& msg);
+
+}  // namespace kvlb::kernel::rtnl
