@@ -1,0 +1,93 @@
+// kvlbctl: shows what kvlbd has programmed, through kvlbd's REST API.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "api/http.h"
+#include "cli/table.h"
+
+namespace {
+
+using nlohmann::json;
+using Rows = std::vector<std::vector<std::string>>;
+
+std::string text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "-";
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  return v.dump();
+}
+
+void print_lb(const json& items) {
+  Rows rows;
+  for (const auto& s : items)
+    rows.push_back({text(s["vip"]), text(s["port"]), text(s["protocol"]), text(s["name"]), text(s["scheduler"]),
+                    text(s["mode"]), text(s["endpoints"]), s["programmed"].get<bool>() ? "programmed" : "pending"});
+  std::cout << kvlb::cli::render_table({"EXT IP", "PORT", "PROTO", "NAME", "SEL", "MODE", "# OF ENDPOINTS", "STATUS"},
+                                       rows);
+}
+
+void print_ep(const json& items) {
+  Rows rows;
+  for (const auto& e : items)
+    rows.push_back({text(e["service"]), text(e["vs"]), text(e["endpoint"]), text(e["weight"]),
+                    text(e["kernelWeight"]), text(e["activeConns"]), text(e["inactiveConns"]), text(e["state"])});
+  std::cout << kvlb::cli::render_table(
+      {"SERVICE", "VIRTUAL SERVICE", "ENDPOINT", "WEIGHT", "KERNEL WEIGHT", "ACTIVE", "INACTIVE", "STATE"}, rows);
+}
+
+void print_ct(const json& items) {
+  Rows rows;
+  for (const auto& c : items)
+    rows.push_back({text(c["service"]), text(c["client"]), text(c["vip"]), text(c["endpoint"]), text(c["snatSource"]),
+                    text(c["protocol"]), text(c["state"]), text(c["bytes"])});
+  std::cout << kvlb::cli::render_table({"SERVICE", "CLIENT", "VIP", "ENDPOINT", "SNAT SOURCE", "PROTO", "STATE", "BYTES"},
+                                       rows);
+}
+
+void print_status(const json& s) {
+  std::cout << "node:      " << text(s["node"]) << " (" << text(s["interface"]) << ")\n"
+            << "synced:    " << text(s["synced"]) << "\n"
+            << "services:  " << text(s["services"]) << "\n";
+  for (const auto& p : s["problems"]) std::cout << "problem:   " << text(p) << "\n";
+  for (const auto& e : s["lastErrors"]) std::cout << "error:     " << text(e) << "\n";
+  for (const auto& r : s["sysctls"])
+    std::cout << "sysctl:    " << text(r["key"]) << " = " << text(r["wanted"]) << (r["ok"].get<bool>() ? "" : " FAILED")
+              << "\n";
+  for (const auto& [k, v] : s["counters"].items()) std::cout << "counter:   " << k << " " << text(v) << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvlbctl: inspect kvlbd"};
+  std::string server = "http://127.0.0.1:7711", output = "table", what;
+  app.add_option("-s,--server", server, "kvlbd REST API address")->envname("KVLB_SERVER")->capture_default_str();
+  app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  auto* get = app.add_subcommand("get", "show objects");
+  get->add_option("what", what, "lb | ep | ct | status")->required()->check(CLI::IsMember({"lb", "ep", "ct", "status"}));
+  get->add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  app.require_subcommand(1);
+  CLI11_PARSE(app, argc, argv);
+
+  auto client = kvlb::api::make_http_client(server);
+  auto response = client->get("/v1/" + what);
+  if (!response.ok()) {
+    std::cerr << "kvlbctl: " << response.error().describe() << "\n";
+    return 1;
+  }
+  json body = json::parse(response->body, nullptr, false);
+  if (response->status != 200 || body.is_discarded()) {
+    std::cerr << "kvlbctl: " << server << " answered " << response->status << ": " << response->body << "\n";
+    return 1;
+  }
+  if (output == "json") {
+    std::cout << body.dump(2) << "\n";
+    return 0;
+  }
+  if (what == "lb") print_lb(body);
+  else if (what == "ep") print_ep(body);
+  else if (what == "ct") print_ct(body);
+  else print_status(body);
+  return 0;
+}

@@ -1,0 +1,200 @@
+// kvlbd: makes the kernel's IPVS, nftables and VIP addresses match the config.
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <mutex>
+#include <spdlog/spdlog.h>
+
+#include "api/http.h"
+#include "config/config_loader.h"
+#include "daemon/controller.h"
+#include "daemon/status_view.h"
+#include "kernel/addr/netlink_address_table.h"
+#include "kernel/conntrack/netfilter_conntrack_reader.h"
+#include "kernel/ipvs/netlink_ipvs_table.h"
+#include "kernel/nft/netlink_nat_table.h"
+#include "kernel/sysctl/proc_sysctl.h"
+
+namespace {
+
+using namespace kvlb;
+using namespace std::chrono_literals;
+
+constexpr int kExitConfigInvalid = 2;
+
+struct FileStamp {
+  timespec mtime{};
+  off_t size = -1;
+  ino_t inode = 0;
+  bool operator==(const FileStamp& o) const {
+    return mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec && size == o.size && inode == o.inode;
+  }
+};
+
+FileStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return {};
+  return {st.st_mtim, st.st_size, st.st_ino};
+}
+
+std::optional<model::DesiredState> load(const std::string& path) {
+  auto loaded = config::load_config_file(path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) spdlog::error("config: {}", e.str());
+    return std::nullopt;
+  }
+  return std::move(loaded.state);
+}
+
+int signal_fd() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, sig);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+void register_routes(api::HttpServer& server, daemon::Controller& controller, kernel::ConntrackReader& conntrack,
+                     const std::vector<kernel::SysctlReport>& sysctls) {
+  auto json = [](const nlohmann::json& j) { return api::HttpResponse{200, "application/json", j.dump(2)}; };
+  server.handle_get("/v1/lb", [&, json](const api::Query&) { return json(daemon::lb_view(controller.snapshot())); });
+  server.handle_get("/v1/ep", [&, json](const api::Query&) { return json(daemon::ep_view(controller.snapshot())); });
+  server.handle_get("/v1/ct", [&, json](const api::Query&) {
+    static std::mutex one_dump_at_a_time;  // the reader holds one ctnetlink handle
+    std::unique_lock lock(one_dump_at_a_time);
+    auto entries = conntrack.list();
+    lock.unlock();
+    if (!entries.ok()) return api::HttpResponse{503, "application/json",
+                                                nlohmann::json{{"error", entries.error().describe()}}.dump()};
+    return json(daemon::ct_view(controller.snapshot(), *entries));
+  });
+  server.handle_get("/v1/status", [&, json](const api::Query&) {
+    return json(daemon::status_view(controller.snapshot(), sysctls));
+  });
+  server.handle_get("/metrics", [&](const api::Query&) {
+    return api::HttpResponse{200, "text/plain; version=0.0.4", daemon::metrics_text(controller.snapshot())};
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvlbd: load balancer controller programming IPVS, nftables and VIPs"};
+  std::string config_path, log_level = "info";
+  bool check_only = false, once = false;
+  app.add_option("-c,--config", config_path, "YAML config file")->required();
+  app.add_flag("--check", check_only, "validate the config and exit (status 2 if invalid)");
+  app.add_flag("--once", once, "reconcile once and exit (status 1 if anything failed)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  auto desired = load(config_path);
+  if (!desired) return kExitConfigInvalid;
+  if (check_only) {
+    std::cout << config_path << ": OK, " << desired->services.size() << " services\n";
+    return 0;
+  }
+
+  auto ipvs = kernel::NetlinkIpvsTable::open();
+  auto nat = kernel::NetlinkNatTable::open();
+  auto addresses = kernel::NetlinkAddressTable::open();
+  for (const Error* e : {ipvs.ok() ? nullptr : &ipvs.error(), nat.ok() ? nullptr : &nat.error(),
+                         addresses.ok() ? nullptr : &addresses.error()})
+    if (e) {
+      spdlog::critical("{}", e->describe());
+      return 1;
+    }
+  kernel::ProcSysctl proc_sysctl;
+  auto sysctls = kernel::ensure_data_plane_sysctls(proc_sysctl);
+  for (const auto& r : sysctls) {
+    if (r.ok) spdlog::info("sysctl {} = {} (was {})", r.key, r.wanted, r.before.empty() ? "?" : r.before);
+    else spdlog::warn("sysctl {} = {}: {}", r.key, r.wanted, r.error);
+  }
+
+  SteadyClock clock;
+  daemon::KernelPorts ports{**ipvs, **nat, **addresses};
+  daemon::Controller controller(ports, clock);
+  controller.set_desired(*desired);
+
+  if (once) {
+    auto report = controller.reconcile(true);
+    for (const auto& e : report.errors) spdlog::error("{}", e);
+    spdlog::info("applied {} changes in {} us", report.applied, report.took.count());
+    return report.errors.empty() ? 0 : 1;
+  }
+
+  std::unique_ptr<api::HttpServer> server;
+  std::unique_ptr<kernel::NetfilterConntrackReader> conntrack;
+  if (desired->settings.api_listen != "off") {
+    auto reader = kernel::NetfilterConntrackReader::open();
+    if (!reader.ok()) {
+      spdlog::critical("{}", reader.error().describe());
+      return 1;
+    }
+    conntrack = std::move(*reader);
+    server = api::make_http_server(desired->settings.api_listen);
+    register_routes(*server, controller, *conntrack, sysctls);
+    if (auto st = server->start(); !st.ok()) {
+      spdlog::critical("{}", st.error().describe());
+      return 1;
+    }
+    spdlog::info("REST API on http://{}", desired->settings.api_listen);
+  }
+
+  int sfd = signal_fd();
+  auto config_stamp = stamp_of(config_path);
+  auto resync_every = std::chrono::seconds(desired->settings.resync_interval_seconds);
+  auto next_resync = clock.now();
+  auto retry_delay = 250ms;
+  bool dirty = true;
+  for (;;) {
+    auto now = clock.now();
+    bool full = now >= next_resync || controller.needs_full_read();
+    if (dirty || full) {
+      auto report = controller.reconcile(full);
+      if (!report.ops.empty())
+        spdlog::info("reconciled: {} ops, {} applied, {} errors, {} us", report.ops.size(), report.applied,
+                     report.errors.size(), report.took.count());
+      dirty = !report.errors.empty();
+      // Errors are retried with exponential backoff up to the resync interval.
+      retry_delay = dirty ? std::min<std::chrono::milliseconds>(retry_delay * 2, resync_every) : 250ms;
+      if (full) next_resync = clock.now() + resync_every;
+    }
+    auto wake = std::min(next_resync, dirty ? clock.now() + retry_delay : next_resync);
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - clock.now());
+    pollfd pfd{sfd, POLLIN, 0};
+    int ready = poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 1000)));
+    bool reload = false;
+    if (ready > 0) {
+      signalfd_siginfo info{};
+      while (read(sfd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) reload = true;
+        else {
+          spdlog::info("signal {}: stopping; the kernel state stays as programmed", info.ssi_signo);
+          if (server) server->stop();
+          return 0;
+        }
+      }
+    }
+    if (auto stamp = stamp_of(config_path); !(stamp == config_stamp)) {
+      config_stamp = stamp;
+      reload = true;
+    }
+    if (reload) {
+      spdlog::info("reloading {}", config_path);
+      if (auto next = load(config_path)) {
+        controller.set_desired(std::move(*next));
+        dirty = true;
+      } else {
+        spdlog::error("config invalid: keeping the running state");
+      }
+    }
+  }
+}
