@@ -42,9 +42,9 @@ lab_ns lb1 ip addr show dev eth1
 lab_ns lb1 ipvsadm --set 0 0 2  # short UDP timeout: each round starts from fresh IPVS entries
 
 lab_step "the kernel holds exactly what the config says"
-lab_assert_eq 24 "$(lab_ns lb1 ipvsadm -Sn | grep -c '^-A')" "24 virtual services"
-lab_assert_eq 69 "$(lab_ns lb1 ipvsadm -Sn | grep -c '^-a')" "69 real servers, all masquerading"
-lab_assert_eq 69 "$(lab_ns lb1 ipvsadm -Sn | grep '^-a' | grep -c ' -m -w ')" "forwarding is masquerading"
+lab_assert_eq 23 "$(lab_ns lb1 ipvsadm -Sn | grep -c '^-A')" "23 virtual services"
+lab_assert_eq 66 "$(lab_ns lb1 ipvsadm -Sn | grep -c '^-a')" "66 real servers"
+lab_assert_eq 66 "$(lab_ns lb1 ipvsadm -Sn | grep '^-a' | grep -c ' -m -w ')" "forwarding is masquerading"
 lab_assert_eq "-A -t 20.20.20.1:2003 -s rr -p 300" "$(lab_ns lb1 ipvsadm -Sn | grep '^-A -t 20.20.20.1:2003')" "persistence 300"
 for vip in 20.20.20.1/32 20.20.20.2/32 20.20.20.3/32 fd00:20::1/128; do
 	lab_ns lb1 ip -o addr show dev eth1 | grep -q " $vip " || lab_fail "VIP $vip missing on eth1"
@@ -104,9 +104,10 @@ kvlb_ctl lb1 get lb | tee "$LAB_OUT/get-lb.txt"
 grep -q '| 20.20.20.1 *| 1003 *| tcp *| lab/tcp-fullnat *| rr *| fullnat *| 3 *| programmed' "$LAB_OUT/get-lb.txt" ||
 	lab_fail "get lb row for lab/tcp-fullnat"
 kvlb_ctl lb1 get ep | grep -c 'active' >/dev/null || lab_fail "get ep"
-lab_client --proto tcp --target 20.20.20.1 --port 1003 --count 5 --persistent --interval 0.4 >/dev/null &
-sleep 1
-kvlb_ctl lb1 get ct | tee "$LAB_OUT/get-ct.txt"
+lab_client --proto tcp --target 20.20.20.1 --port 1003 --count 10 --persistent --interval 0.5 >/dev/null &
+lab_wait_for "lab_ns lb1 conntrack -L -p tcp --orig-dst 20.20.20.1 --orig-port-dst 1003 --state ESTABLISHED 2>/dev/null | grep -q ESTABLISHED" 10
+kvlb_ctl lb1 get ct >"$LAB_OUT/get-ct.txt"
+grep ESTABLISHED "$LAB_OUT/get-ct.txt"
 grep -q 'lab/tcp-fullnat.*10.10.0.2:.*20.20.20.1:1003.*10.0.1.1[123]:8080.*20.20.20.1:.*tcp.*ESTABLISHED' "$LAB_OUT/get-ct.txt" ||
 	lab_fail "get ct shows the fullnat connection with endpoint and SNAT source"
 wait

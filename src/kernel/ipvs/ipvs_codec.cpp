@@ -1,0 +1,325 @@
+#include "kernel/ipvs/ipvs_codec.h"
+
+#include <arpa/inet.h>
+#include <linux/genetlink.h>
+#include <linux/ip_vs.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace kvlb::kernel::ipvs {
+namespace {
+
+// Writes one generic netlink message at the end of a buffer. Every field we
+// write is a multiple of 4 bytes long or padded to it, as netlink requires.
+class MessageWriter {
+ public:
+  MessageWriter(Bytes& out, uint16_t family_id, uint16_t flags, uint32_t seq, uint8_t cmd)
+      : out_(out), start_(out.size()) {
+    nlmsghdr header{};
+    header.nlmsg_type = family_id;
+    header.nlmsg_flags = flags;
+    header.nlmsg_seq = seq;
+    header.nlmsg_pid = 0;  // the kernel takes the sender's port from the socket
+    append(&header, sizeof header);
+    genlmsghdr genl{};
+    genl.cmd = cmd;
+    genl.version = IPVS_GENL_VERSION;
+    append(&genl, sizeof genl);
+  }
+
+  void put(uint16_t type, const void* data, std::size_t len) {
+    nlattr attr{};
+    attr.nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
+    attr.nla_type = type;
+    append(&attr, sizeof attr);
+    append(data, len);
+    out_.resize(out_.size() + (NLA_ALIGN(len) - len), 0);
+  }
+  void put_u16(uint16_t type, uint16_t value) { put(type, &value, sizeof value); }
+  void put_u32(uint16_t type, uint32_t value) { put(type, &value, sizeof value); }
+  void put_be16(uint16_t type, uint16_t host_value) { put_u16(type, htons(host_value)); }
+  void put_string(uint16_t type, std::string_view text) {  // NUL-terminated, as NLA_NUL_STRING wants
+    std::string with_nul(text);
+    put(type, with_nul.c_str(), with_nul.size() + 1);
+  }
+  // Addresses always go as a 16-byte union nf_inet_addr, like ipvsadm sends
+  // and the kernel reports them.
+  void put_address(uint16_t type, const model::IpAddress& ip) {
+    std::array<uint8_t, 16> raw{};
+    std::memcpy(raw.data(), ip.data(), ip.size());
+    put(type, raw.data(), raw.size());
+  }
+
+  std::size_t begin_nest(uint16_t type) {
+    std::size_t at = out_.size();
+    nlattr attr{};
+    attr.nla_len = NLA_HDRLEN;
+    attr.nla_type = static_cast<uint16_t>(type | NLA_F_NESTED);
+    append(&attr, sizeof attr);
+    return at;
+  }
+  void end_nest(std::size_t at) {
+    auto len = static_cast<uint16_t>(out_.size() - at);
+    std::memcpy(&out_[at], &len, sizeof len);
+  }
+
+  void finish() {
+    auto len = static_cast<uint32_t>(out_.size() - start_);
+    std::memcpy(&out_[start_], &len, sizeof len);
+  }
+
+ private:
+  void append(const void* data, std::size_t len) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    out_.insert(out_.end(), bytes, bytes + len);
+  }
+
+  Bytes& out_;
+  std::size_t start_;
+};
+
+constexpr uint16_t kWriteFlags = NLM_F_REQUEST | NLM_F_ACK;
+constexpr uint16_t kDumpFlags = NLM_F_REQUEST | NLM_F_DUMP;
+
+void put_service_identity(MessageWriter& w, const model::VsKey& key) {
+  w.put_u16(IPVS_SVC_ATTR_AF, static_cast<uint16_t>(key.vip.af()));
+  w.put_u16(IPVS_SVC_ATTR_PROTOCOL, static_cast<uint16_t>(model::ip_protocol_number(key.protocol)));
+  w.put_address(IPVS_SVC_ATTR_ADDR, key.vip);
+  w.put_be16(IPVS_SVC_ATTR_PORT, key.port);
+}
+
+void put_service(MessageWriter& w, const model::VirtualService& service, bool full) {
+  std::size_t nest = w.begin_nest(IPVS_CMD_ATTR_SERVICE);
+  put_service_identity(w, service.key);
+  if (full) {
+    w.put_string(IPVS_SVC_ATTR_SCHED_NAME, service.scheduler);
+    // mask = all bits: the service's flags become exactly ours (as ipvsadm does).
+    ip_vs_flags flags{};
+    flags.flags = service.persistence_seconds > 0 ? IP_VS_SVC_F_PERSISTENT : 0;
+    flags.mask = ~0U;
+    w.put(IPVS_SVC_ATTR_FLAGS, &flags, sizeof flags);
+    w.put_u32(IPVS_SVC_ATTR_TIMEOUT, service.persistence_seconds);
+    w.put_u32(IPVS_SVC_ATTR_NETMASK, service.key.vip.is_v4() ? kNetmaskV4 : kNetmaskV6);
+  }
+  w.end_nest(nest);
+}
+
+void put_dest(MessageWriter& w, const model::RealServer& server, bool full) {
+  std::size_t nest = w.begin_nest(IPVS_CMD_ATTR_DEST);
+  w.put_address(IPVS_DEST_ATTR_ADDR, server.key.ip);
+  w.put_be16(IPVS_DEST_ATTR_PORT, server.key.port);
+  w.put_u16(IPVS_DEST_ATTR_ADDR_FAMILY, static_cast<uint16_t>(server.key.ip.af()));
+  if (full) {
+    w.put_u32(IPVS_DEST_ATTR_FWD_METHOD, IP_VS_CONN_F_MASQ);
+    w.put_u32(IPVS_DEST_ATTR_WEIGHT, server.weight);
+    w.put_u32(IPVS_DEST_ATTR_U_THRESH, 0);  // 0 = no connection limits
+    w.put_u32(IPVS_DEST_ATTR_L_THRESH, 0);
+  }
+  w.end_nest(nest);
+}
+
+uint8_t command_number(IpvsCommand::Kind kind) {
+  using Kind = IpvsCommand::Kind;
+  switch (kind) {
+    case Kind::AddService: return IPVS_CMD_NEW_SERVICE;
+    case Kind::UpdateService: return IPVS_CMD_SET_SERVICE;
+    case Kind::DeleteService: return IPVS_CMD_DEL_SERVICE;
+    case Kind::AddRealServer: return IPVS_CMD_NEW_DEST;
+    case Kind::UpdateRealServer: return IPVS_CMD_SET_DEST;
+    case Kind::DeleteRealServer: return IPVS_CMD_DEL_DEST;
+  }
+  return IPVS_CMD_UNSPEC;
+}
+
+// --- decoding ---
+
+Error malformed(std::string what) { return Error::from_errno(EBADMSG, "decode ipvs reply: " + std::move(what)); }
+
+// Attribute payloads indexed by type (without the nested/byte-order flags).
+constexpr std::size_t kMaxAttr = 32;
+using AttrTable = std::array<std::optional<std::span<const uint8_t>>, kMaxAttr>;
+
+bool parse_attrs(std::span<const uint8_t> data, AttrTable& table) {
+  table = {};
+  std::size_t off = 0;
+  while (off + NLA_HDRLEN <= data.size()) {
+    nlattr attr{};
+    std::memcpy(&attr, data.data() + off, sizeof attr);
+    if (attr.nla_len < NLA_HDRLEN || attr.nla_len > data.size() - off) return false;
+    uint16_t type = attr.nla_type & NLA_TYPE_MASK;
+    if (type < kMaxAttr) table[type] = data.subspan(off + NLA_HDRLEN, attr.nla_len - NLA_HDRLEN);
+    off += NLA_ALIGN(attr.nla_len);
+  }
+  return true;
+}
+
+template <typename T>
+std::optional<T> read_scalar(const std::optional<std::span<const uint8_t>>& payload) {
+  if (!payload || payload->size() < sizeof(T)) return std::nullopt;
+  T value;
+  std::memcpy(&value, payload->data(), sizeof value);
+  return value;
+}
+
+std::optional<model::IpAddress> read_address(const std::optional<std::span<const uint8_t>>& payload, int af) {
+  if (!payload) return std::nullopt;
+  if (af == AF_INET && payload->size() >= 4) {
+    std::array<uint8_t, 4> raw{};
+    std::memcpy(raw.data(), payload->data(), raw.size());
+    return model::IpAddress::from_v4(raw);
+  }
+  if (af == AF_INET6 && payload->size() >= 16) {
+    std::array<uint8_t, 16> raw{};
+    std::memcpy(raw.data(), payload->data(), raw.size());
+    return model::IpAddress::from_v6(raw);
+  }
+  return std::nullopt;
+}
+
+// The nested attributes under `top_type` of one IPVS message.
+Result<AttrTable> nested_attrs(std::span<const uint8_t> message, uint16_t top_type, const char* what) {
+  constexpr std::size_t kHeaders = NLMSG_HDRLEN + GENL_HDRLEN;
+  nlmsghdr header{};
+  if (message.size() < kHeaders) return malformed(std::string(what) + ": short message");
+  std::memcpy(&header, message.data(), sizeof header);
+  if (header.nlmsg_len < kHeaders || header.nlmsg_len > message.size())
+    return malformed(std::string(what) + ": bad length");
+  AttrTable top;
+  if (!parse_attrs(message.subspan(kHeaders, header.nlmsg_len - kHeaders), top) || !top[top_type])
+    return malformed(std::string(what) + ": no attributes");
+  AttrTable inner;
+  if (!parse_attrs(*top[top_type], inner)) return malformed(std::string(what) + ": bad nested attributes");
+  return inner;
+}
+
+}  // namespace
+
+void append_command(Bytes& out, const IpvsCommand& command, uint16_t family_id, uint32_t seq) {
+  using Kind = IpvsCommand::Kind;
+  MessageWriter w(out, family_id, kWriteFlags, seq, command_number(command.kind));
+  switch (command.kind) {
+    case Kind::AddService:
+    case Kind::UpdateService: put_service(w, command.service, /*full=*/true); break;
+    case Kind::DeleteService: put_service(w, command.service, /*full=*/false); break;
+    case Kind::AddRealServer:
+    case Kind::UpdateRealServer:
+      put_service(w, command.service, /*full=*/false);
+      put_dest(w, command.real_server, /*full=*/true);
+      break;
+    case Kind::DeleteRealServer:
+      put_service(w, command.service, /*full=*/false);
+      put_dest(w, command.real_server, /*full=*/false);
+      break;
+  }
+  w.finish();
+}
+
+Bytes encode_command(const IpvsCommand& command, uint16_t family_id, uint32_t seq) {
+  Bytes out;
+  append_command(out, command, family_id, seq);
+  return out;
+}
+
+Bytes encode_service_dump(uint16_t family_id, uint32_t seq) {
+  Bytes out;
+  MessageWriter w(out, family_id, kDumpFlags, seq, IPVS_CMD_GET_SERVICE);
+  w.finish();
+  return out;
+}
+
+Bytes encode_dest_dump(const model::VsKey& service, uint16_t family_id, uint32_t seq) {
+  Bytes out;
+  MessageWriter w(out, family_id, kDumpFlags, seq, IPVS_CMD_GET_DEST);
+  std::size_t nest = w.begin_nest(IPVS_CMD_ATTR_SERVICE);
+  put_service_identity(w, service);
+  w.end_nest(nest);
+  w.finish();
+  return out;
+}
+
+Result<std::vector<Reply>> split_replies(std::span<const uint8_t> datagram) {
+  std::vector<Reply> replies;
+  std::size_t off = 0;
+  while (off < datagram.size()) {
+    nlmsghdr header{};
+    if (datagram.size() - off < sizeof header) return malformed("truncated message header");
+    std::memcpy(&header, datagram.data() + off, sizeof header);
+    if (header.nlmsg_len < sizeof header || header.nlmsg_len > datagram.size() - off)
+      return malformed("bad message length");
+    Reply reply;
+    reply.type = header.nlmsg_type;
+    reply.flags = header.nlmsg_flags;
+    reply.seq = header.nlmsg_seq;
+    reply.message = datagram.subspan(off, header.nlmsg_len);
+    // An ack or error carries a negative errno; so does the end of a dump
+    // (an error met while dumping shows up there).
+    if (header.nlmsg_type == NLMSG_ERROR || header.nlmsg_type == NLMSG_DONE) {
+      int error = 0;
+      if (header.nlmsg_len >= NLMSG_LENGTH(sizeof error)) {
+        std::memcpy(&error, datagram.data() + off + NLMSG_HDRLEN, sizeof error);
+      } else if (header.nlmsg_type == NLMSG_ERROR) {
+        return malformed("truncated error message");
+      }
+      reply.error = -error;
+    }
+    replies.push_back(reply);
+    off += NLMSG_ALIGN(header.nlmsg_len);
+  }
+  return replies;
+}
+
+Result<std::optional<model::VirtualService>> decode_service(std::span<const uint8_t> message) {
+  auto attrs = nested_attrs(message, IPVS_CMD_ATTR_SERVICE, "service");
+  if (!attrs) return attrs.error();
+  const AttrTable& a = *attrs;
+  if (a[IPVS_SVC_ATTR_FWMARK]) return std::optional<model::VirtualService>{};
+
+  auto af = read_scalar<uint16_t>(a[IPVS_SVC_ATTR_AF]);
+  if (!af) return malformed("service: no address family");
+  if (*af != AF_INET && *af != AF_INET6) return malformed("service: unknown address family " + std::to_string(*af));
+  auto protocol_number = read_scalar<uint16_t>(a[IPVS_SVC_ATTR_PROTOCOL]);
+  auto vip = read_address(a[IPVS_SVC_ATTR_ADDR], *af);
+  auto port = read_scalar<uint16_t>(a[IPVS_SVC_ATTR_PORT]);
+  if (!protocol_number || !vip || !port) return malformed("service: incomplete identity");
+  auto protocol = model::protocol_from_number(*protocol_number);
+  if (!protocol) return std::optional<model::VirtualService>{};
+
+  model::VirtualService service;
+  service.key = model::VsKey{*vip, ntohs(*port), *protocol};
+  if (const auto& sched = a[IPVS_SVC_ATTR_SCHED_NAME]) {
+    std::string_view text(reinterpret_cast<const char*>(sched->data()), sched->size());
+    service.scheduler = std::string(text.substr(0, text.find('\0')));
+  }
+  auto flags = read_scalar<ip_vs_flags>(a[IPVS_SVC_ATTR_FLAGS]);
+  auto timeout = read_scalar<uint32_t>(a[IPVS_SVC_ATTR_TIMEOUT]);
+  if (!flags) return malformed("service " + service.key.str() + ": no flags");
+  service.persistence_seconds = (flags->flags & IP_VS_SVC_F_PERSISTENT) && timeout ? *timeout : 0;
+  return std::optional<model::VirtualService>{std::move(service)};
+}
+
+Result<model::RealServer> decode_dest(std::span<const uint8_t> message, model::Family service_family) {
+  auto attrs = nested_attrs(message, IPVS_CMD_ATTR_DEST, "destination");
+  if (!attrs) return attrs.error();
+  const AttrTable& a = *attrs;
+  int af = service_family == model::Family::V4 ? AF_INET : AF_INET6;
+  if (auto reported = read_scalar<uint16_t>(a[IPVS_DEST_ATTR_ADDR_FAMILY])) af = *reported;
+  auto ip = read_address(a[IPVS_DEST_ATTR_ADDR], af);
+  auto port = read_scalar<uint16_t>(a[IPVS_DEST_ATTR_PORT]);
+  auto weight = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_WEIGHT]);
+  if (!ip || !port || !weight) return malformed("destination: incomplete attributes");
+
+  model::RealServer server;
+  server.key = model::RealServerKey{*ip, ntohs(*port)};
+  server.weight = *weight;
+  server.active_conns = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_ACTIVE_CONNS]).value_or(0);
+  server.inactive_conns = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_INACT_CONNS]).value_or(0);
+  return server;
+}
+
+}  // namespace kvlb::kernel::ipvs

@@ -1,0 +1,171 @@
+# Scenario library for the kvlb lab; source it from a scenario:
+#   . "$(dirname "$0")/../lib.sh"
+# Runs as root, in the lab guest or on a capable host (see README.md).
+# Installs an EXIT trap calling lab_cleanup (chain yours through LAB_CLEANUP_HOOKS).
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export LAB_OUT=${LAB_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/kvlb-lab.XXXXXX")}
+# The system python starts much faster than a version-manager shim (matters under emulation).
+if [ -z "${LAB_PYTHON:-}" ]; then
+	if [ -x /usr/bin/python3 ]; then LAB_PYTHON=/usr/bin/python3; else LAB_PYTHON=python3; fi
+fi
+LAB_NAMESPACES=()      # created by this scenario, deleted by lab_cleanup
+LAB_PIDS=()            # background processes killed by lab_cleanup
+LAB_CLEANUP_HOOKS=()   # commands run first by lab_cleanup
+LAB_BACKENDS=(be1 be2 be3)
+
+# Print a step header.
+lab_step() {
+	printf '\n=== [%s] %s\n' "$(date +%T)" "$*"
+}
+
+lab_log() {
+	printf '    %s\n' "$*"
+}
+
+lab_fail() {
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+# lab_ns NAME CMD...: run CMD in network namespace NAME.
+lab_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# lab_assert_eq EXPECTED ACTUAL MESSAGE
+lab_assert_eq() {
+	if [ "$1" == "$2" ]; then
+		printf '    ok: %s\n' "$3"
+	else
+		printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$3" "$1" "$2" >&2
+		exit 1
+	fi
+}
+
+# lab_wait_for 'CMD' [TIMEOUT_S]: poll CMD (evaluated) until it succeeds.
+lab_wait_for() {
+	local cmd=$1 timeout=${2:-10} end
+	end=$((SECONDS + timeout))
+	until eval "$cmd" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || { printf 'timed out (%ss) waiting for: %s\n' "$timeout" "$cmd" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
+# lab_netns_add NS: new namespace with lo up and predictable sysctls.
+lab_netns_add() {
+	ip netns add "$1" || lab_fail "cannot create netns $1 (left over from an earlier run? ip netns del $1)"
+	LAB_NAMESPACES+=("$1")
+	ip -n "$1" link set lo up
+	# Whatever the host's sysctl.conf says.  nsenter: much cheaper than ip netns exec.
+	nsenter --net="/run/netns/$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0 net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0
+}
+
+# lab_veth NS1 IF1 NS2 IF2: veth pair between two namespaces, both ends up.
+lab_veth() {
+	ip link add "$2" netns "$1" type veth peer "$4" netns "$3" || lab_fail "veth $1/$2 - $3/$4"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+lab_link_up() { # NS IF
+	ip -n "$1" -o link show dev "$2" | grep -q 'LOWER_UP'
+}
+
+# client (eth0) -- (eth1) lb1 (br0) -- be1, be2, be3 (eth0 each)
+#   client 10.10.0.2/24 fd00:10::2/64, routes 20.20.20.0/24 fd00:20::/64 via lb1
+#   lb1    eth1 10.10.0.1/24 fd00:10::1/64 (VIPs go here), br0 10.0.1.1/24 fd00:1::1/64
+#   beN    10.0.1.1N/24 fd00:1::1N/64, default routes via lb1 (so NAT mode works)
+# (ip -n and -batch: every process start counts under emulation.)
+lab_basic_topology() {
+	lab_step "basic topology: client - lb1 - ${LAB_BACKENDS[*]}"
+	local ns n
+	for ns in client lb1 "${LAB_BACKENDS[@]}"; do lab_netns_add "$ns"; done
+
+	lab_veth client eth0 lb1 eth1
+	ip -n client -batch - <<-EOF || lab_fail "client setup"
+		addr add 10.10.0.2/24 dev eth0
+		addr add fd00:10::2/64 dev eth0 nodad
+		route add 20.20.20.0/24 via 10.10.0.1
+		route add fd00:20::/64 via fd00:10::1
+	EOF
+	ip -n lb1 -batch - <<-EOF || lab_fail "lb1 setup"
+		addr add 10.10.0.1/24 dev eth1
+		addr add fd00:10::1/64 dev eth1 nodad
+		link add br0 type bridge stp_state 0 mcast_snooping 0
+		addr add 10.0.1.1/24 dev br0
+		addr add fd00:1::1/64 dev br0 nodad
+		link set br0 up
+	EOF
+	nsenter --net=/run/netns/lb1 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+
+	for ns in "${LAB_BACKENDS[@]}"; do
+		n=${ns#be}
+		lab_veth lb1 "$ns" "$ns" eth0
+		ip -n lb1 link set "$ns" master br0
+		ip -n "$ns" -batch - <<-EOF || lab_fail "$ns setup"
+			addr add 10.0.1.1$n/24 dev eth0
+			addr add fd00:1::1$n/64 dev eth0 nodad
+			route add default via 10.0.1.1
+			route add default via fd00:1::1
+		EOF
+	done
+
+	lab_wait_for 'lab_link_up client eth0 && lab_link_up lb1 eth1 && lab_link_up lb1 br0' 10 || lab_fail "links not up"
+	for ns in "${LAB_BACKENDS[@]}"; do
+		lab_wait_for "lab_link_up $ns eth0 && lab_link_up lb1 $ns" 10 || lab_fail "$ns link not up"
+	done
+}
+
+# lab_servers_start [PORT...]: echo_server.py (TCP, UDP, SCTP; v4 and v6) in
+# every backend namespace, default port 8080.  Logs in $LAB_OUT/servers/.
+lab_servers_start() {
+	local ports=("${@:-8080}") args=() p ns
+	for p in "${ports[@]}"; do args+=(--port "$p"); done
+	mkdir -p "$LAB_OUT/servers"
+	lab_step "servers on ${LAB_BACKENDS[*]}, ports ${ports[*]}"
+	local -A pid
+	for ns in "${LAB_BACKENDS[@]}"; do
+		rm -f "$LAB_OUT/servers/$ns.ready"
+		# Not via lab_ns: $! must be the server itself (ip netns exec execs it).
+		ip netns exec "$ns" "$LAB_PYTHON" "$LAB_DIR/echo_server.py" --name "$ns" "${args[@]}" \
+			--ready "$LAB_OUT/servers/$ns.ready" >>"$LAB_OUT/servers/$ns.log" 2>&1 &
+		pid[$ns]=$!
+		LAB_PIDS+=($!)
+	done
+	for ns in "${LAB_BACKENDS[@]}"; do
+		# Stop waiting early if the server died (e.g. no SCTP in the kernel).
+		lab_wait_for "[ -e '$LAB_OUT/servers/$ns.ready' ] || ! kill -0 ${pid[$ns]}" 30
+		[ -e "$LAB_OUT/servers/$ns.ready" ] ||
+			{ cat "$LAB_OUT/servers/$ns.log" >&2; lab_fail "server in $ns did not start"; }
+	done
+}
+
+# lab_client ARGS...: client.py in the client namespace (see client.py --help).
+lab_client() {
+	lab_ns client "$LAB_PYTHON" "$LAB_DIR/client.py" "$@"
+}
+
+# lab_json JSON KEY: the value at KEY, as compact JSON with sorted keys.
+lab_json() {
+	"$LAB_PYTHON" -c 'import json, sys
+print(json.dumps(json.loads(sys.argv[1])[sys.argv[2]], sort_keys=True, separators=(",", ":")))' "$1" "$2"
+}
+
+lab_cleanup() {
+	local rc=$? h p ns
+	trap - EXIT
+	set +e  # scenarios use set -e; wait on a killed pid "fails"
+	for h in "${LAB_CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
+	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in "${LAB_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	LAB_PIDS=() LAB_NAMESPACES=()
+	exit "$rc"
+}
+trap lab_cleanup EXIT
