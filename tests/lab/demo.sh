@@ -37,8 +37,9 @@ lab_step "kvlbctl get ep"
 kvlb_ctl lb1 get ep
 lab_step "kvlbctl get ct (a long-lived TCP connection through the fullnat service)"
 lab_client --proto tcp --target 20.20.20.1 --port 56002 --count 4 --persistent --interval 0.5 >/dev/null &
+long_client=$!
 sleep 1
 kvlb_ctl lb1 get ct
-wait
+wait "$long_client"
 echo
 echo "demo: done (kvlbd log: $LAB_OUT/kvlbd-lb1.log)"

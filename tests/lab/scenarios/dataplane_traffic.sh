@@ -105,11 +105,12 @@ grep -q '| 20.20.20.1 *| 1003 *| tcp *| lab/tcp-fullnat *| rr *| fullnat *| 3 *|
 	lab_fail "get lb row for lab/tcp-fullnat"
 kvlb_ctl lb1 get ep | grep -c 'active' >/dev/null || lab_fail "get ep"
 lab_client --proto tcp --target 20.20.20.1 --port 1003 --count 10 --persistent --interval 0.5 >/dev/null &
+long_client=$!
 lab_wait_for "lab_ns lb1 conntrack -L -p tcp --orig-dst 20.20.20.1 --orig-port-dst 1003 --state ESTABLISHED 2>/dev/null | grep -q ESTABLISHED" 10
 kvlb_ctl lb1 get ct >"$LAB_OUT/get-ct.txt"
 grep ESTABLISHED "$LAB_OUT/get-ct.txt"
 grep -q 'lab/tcp-fullnat.*10.10.0.2:.*20.20.20.1:1003.*10.0.1.1[123]:8080.*20.20.20.1:.*tcp.*ESTABLISHED' "$LAB_OUT/get-ct.txt" ||
 	lab_fail "get ct shows the fullnat connection with endpoint and SNAT source"
-wait
+wait "$long_client"
 kvlb_ctl lb1 get ct -o json >/dev/null
 echo "dataplane_traffic: all checks passed"
