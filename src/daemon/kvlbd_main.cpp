@@ -1,5 +1,6 @@
 // kvlbd: makes the kernel's IPVS, nftables and VIP addresses match the config.
 #include <poll.h>
+#include <pthread.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,11 +52,14 @@ std::optional<model::DesiredState> load(const std::string& path) {
   return std::move(loaded.state);
 }
 
-int signal_fd() {
+// Blocks the signals kvlbd handles and returns a descriptor to read them.
+// Must run before any thread starts (the REST API's pool): threads inherit
+// the mask, and one without it would take SIGHUP's default action and exit.
+int block_signals_into_fd() {
   sigset_t mask;
   sigemptyset(&mask);
   for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, sig);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
@@ -92,6 +96,7 @@ int main(int argc, char** argv) {
   app.add_flag("--once", once, "reconcile once and exit (status 1 if anything failed)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  int sfd = block_signals_into_fd();
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -148,7 +153,6 @@ int main(int argc, char** argv) {
     spdlog::info("REST API on http://{}", desired->settings.api_listen);
   }
 
-  int sfd = signal_fd();
   auto config_stamp = stamp_of(config_path);
   auto resync_every = std::chrono::seconds(desired->settings.resync_interval_seconds);
   auto next_resync = clock.now();

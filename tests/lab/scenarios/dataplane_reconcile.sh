@@ -38,8 +38,11 @@ YAML
 v6_service='  - {name: lab/v6, vip: "fd00:20::1", port: 80, mode: fullnat, endpoints: [{ip: "fd00:1::11", port: 8080}]}'
 
 lab_step "foreign state that kvlbd must never touch"
-lab_ns lb1 ipvsadm -A -t 192.0.2.10:80 -s wlc
-lab_ns lb1 ipvsadm -a -t 192.0.2.10:80 -r 10.0.1.11:8080 -m
+add_foreign_ipvs() {
+	lab_ns lb1 ipvsadm -A -t 192.0.2.10:80 -s wlc
+	lab_ns lb1 ipvsadm -a -t 192.0.2.10:80 -r 10.0.1.11:8080 -m
+}
+add_foreign_ipvs
 lab_ns lb1 nft add table inet foreign
 lab_ns lb1 nft add chain inet foreign input '{ type filter hook input priority 0; policy accept; }'
 foreign_intact() {
@@ -105,6 +108,7 @@ lab_ns lb1 ipvsadm -C
 start=$SECONDS
 lab_wait_for "[ \"\$(ipvs_rules | grep -v 192.0.2.10)\" = \"\$before\" ]" 5 || lab_fail "IPVS not repaired within 5 s"
 lab_log "ok: repaired in $((SECONDS - start)) s"
+add_foreign_ipvs # ipvsadm -C took the foreign service too; it must survive what follows
 
 lab_step "drift: deleting kvlb's nft table is repaired within 5 s"
 lab_ns lb1 nft delete table inet kvlb
