@@ -1,5 +1,7 @@
 #include "daemon/applier.h"
 
+#include <algorithm>
+
 namespace kvlb::daemon {
 
 kernel::IpvsCommand to_command(const reconcile::IpvsOp& op) {
@@ -29,14 +31,17 @@ ApplyOutcome apply_plan(const reconcile::Plan& plan, KernelPorts& kernel, const 
 
   for (const auto& op : plan.vip_removals) vip_op(op);
 
-  if (!plan.ipvs.empty()) {
-    std::vector<kernel::IpvsCommand> commands;
-    commands.reserve(plan.ipvs.size());
-    for (const auto& op : plan.ipvs) commands.push_back(to_command(op));
+  // In chunks, so a cold start of 100,000 ops does not hold a second copy of the plan.
+  constexpr std::size_t kChunk = 4096;
+  out.failed_ipvs.resize(plan.ipvs.size(), true);
+  std::vector<kernel::IpvsCommand> commands;
+  for (std::size_t first = 0; first < plan.ipvs.size(); first += kChunk) {
+    std::size_t last = std::min(plan.ipvs.size(), first + kChunk);
+    commands.clear();
+    for (std::size_t i = first; i < last; ++i) commands.push_back(to_command(plan.ipvs[i]));
     auto statuses = kernel.ipvs.apply(commands);
-    out.failed_ipvs.resize(plan.ipvs.size(), true);
-    for (std::size_t i = 0; i < statuses.size() && i < plan.ipvs.size(); ++i) {
-      out.failed_ipvs[i] = !statuses[i].ok();
+    for (std::size_t i = 0; i < statuses.size() && first + i < last; ++i) {
+      out.failed_ipvs[first + i] = !statuses[i].ok();
       if (statuses[i].ok()) ++out.applied;
       else out.errors.push_back(statuses[i].error().describe());
     }

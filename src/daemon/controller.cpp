@@ -2,13 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "reconcile/desired.h"
 
 namespace kvlb::daemon {
 
 void Controller::set_desired(model::DesiredState desired) {
   std::lock_guard lock(mutex_);
   desired_ = std::move(desired);
+  desired_kernel_.reset();
 }
 
 bool Controller::needs_full_read() const {
@@ -49,11 +49,13 @@ bool Controller::read_kernel(ReconcileReport& report) {
   for (auto& vs : *services) observed.ipvs[vs.key] = std::move(vs);
   observed.nat_table_present = nat->intact;
   observed.snat = nat->intact ? nat->snat : std::set<model::SnatRule>{};
-  node_addresses_.clear();
+  std::vector<model::IpAddress> node_addresses;
   for (const auto& a : *addresses) {
     if (a.owned) observed.vips.insert(a.prefix.address);
-    else node_addresses_.push_back(a.prefix.address);
+    else node_addresses.push_back(a.prefix.address);
   }
+  if (node_addresses != node_addresses_) desired_kernel_.reset();  // onearm SNAT sources may change
+  node_addresses_ = std::move(node_addresses);
   cache_ = std::move(observed);
   return true;
 }
@@ -71,15 +73,21 @@ ReconcileReport Controller::reconcile(bool full_read) {
     return report;
   }
 
-  auto desired = reconcile::desired_kernel_state(desired_, node_addresses_);
-  problems_ = desired.problems;
-  auto observed = reconcile::owned_part(*cache_, desired.state);
+  if (!desired_kernel_) desired_kernel_ = reconcile::desired_kernel_state(desired_, node_addresses_);
+  const auto& desired = desired_kernel_->state;
+  problems_ = desired_kernel_->problems;
   auto now = clock_.now();
-  drains_.observe(desired.state, observed, now);
-  auto plan = reconcile::diff(desired.state, observed,
-                              drains_, {std::chrono::seconds(desired_.settings.drain_timeout_seconds), now});
-  report.ops = plan.log();
-  for (const auto& line : report.ops) spdlog::info("{}", line);
+  drains_.observe(desired, *cache_, now);
+  auto plan = reconcile::diff(desired, *cache_, drains_,
+                              {std::chrono::seconds(desired_.settings.drain_timeout_seconds), now});
+  // A cold start can plan 100,000 ops: log them all, keep only the first few.
+  report.op_count = plan.size();
+  plan.for_each_line([&](const std::string& line) {
+    spdlog::info("{}", line);
+    if (report.ops.size() < kLastOpsKept) report.ops.push_back(line);
+  });
+  if (report.op_count > report.ops.size())
+    report.ops.push_back("... and " + std::to_string(report.op_count - report.ops.size()) + " more");
 
   auto outcome = apply_plan(plan, kernel_, desired_.node.interface);
   report.applied = outcome.applied;
@@ -89,12 +97,8 @@ ReconcileReport Controller::reconcile(bool full_read) {
     spdlog::error("{}", e);
     report.errors.push_back(e);
   }
-  // Keep foreign objects in the cache: owned_part filters them each round.
-  auto applied = reconcile::apply_plan(observed, plan, outcome.failed_ipvs, outcome.nat_failed, outcome.failed_vips);
-  for (const auto& [key, vs] : cache_->ipvs)
-    if (!observed.ipvs.count(key)) applied.ipvs.emplace(key, vs);
-  cache_ = std::move(applied);
   if (outcome.any_failed()) cache_.reset();  // the next round reads the kernel again
+  else reconcile::apply_plan(*cache_, plan, outcome.failed_ipvs, outcome.nat_failed, outcome.failed_vips);
 
   for (const auto& p : problems_) report.errors.push_back(p);
   last_errors_ = report.errors;

@@ -11,6 +11,7 @@
 
 #include "daemon/applier.h"
 #include "model/types.h"
+#include "reconcile/desired.h"
 #include "reconcile/diff.h"
 #include "util/clock.h"
 
@@ -18,7 +19,8 @@ namespace kvlb::daemon {
 
 struct ReconcileReport {
   bool full_read = false;
-  std::vector<std::string> ops;     // the plan, as op strings
+  std::size_t op_count = 0;
+  std::vector<std::string> ops;     // the plan as op strings; the first kLastOpsKept, then "... and N more"
   std::vector<std::string> errors;  // read, translation and apply errors
   std::size_t applied = 0;
   std::chrono::microseconds took{0};
@@ -45,6 +47,8 @@ struct Snapshot {
 
 class Controller {
  public:
+  static constexpr std::size_t kLastOpsKept = 100;
+
   Controller(KernelPorts kernel, const Clock& clock) : kernel_(kernel), clock_(clock) {}
 
   void set_desired(model::DesiredState desired);
@@ -61,12 +65,13 @@ class Controller {
   const Clock& clock_;
   mutable std::mutex mutex_;
   model::DesiredState desired_;
+  std::optional<reconcile::DesiredKernel> desired_kernel_;  // derived from desired_ + node_addresses_
   std::optional<model::KernelState> cache_;          // owned + tagged vips
   std::vector<model::IpAddress> node_addresses_;     // the interface's own addresses
   reconcile::DrainTracker drains_;
   std::vector<std::string> problems_;
   std::vector<std::string> last_errors_;
-  std::vector<std::string> last_ops_;
+  std::vector<std::string> last_ops_;  // the last non-empty plan, at most kLastOpsKept lines
   Counters counters_;
   bool synced_ = false;
 };

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <iostream>
 #include <mutex>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "api/http.h"
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   int sfd = block_signals_into_fd();
+  spdlog::set_default_logger(spdlog::stderr_color_mt("kvlbd"));  // stdout is for --check's answer
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -163,8 +165,8 @@ int main(int argc, char** argv) {
     bool full = now >= next_resync || controller.needs_full_read();
     if (dirty || full) {
       auto report = controller.reconcile(full);
-      if (!report.ops.empty())
-        spdlog::info("reconciled: {} ops, {} applied, {} errors, {} us", report.ops.size(), report.applied,
+      if (report.op_count > 0)
+        spdlog::info("reconciled: {} ops, {} applied, {} errors, {} us", report.op_count, report.applied,
                      report.errors.size(), report.took.count());
       dirty = !report.errors.empty();
       // Errors are retried with exponential backoff up to the resync interval.

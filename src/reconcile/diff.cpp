@@ -82,7 +82,8 @@ Plan diff(const KernelState& desired, const KernelState& observed, const DrainTr
   set_difference_each(observed.vips, desired.vips, [&](const auto& vip) { plan.vip_removals.push_back({false, vip}); });
 
   for (const auto& [key, have] : observed.ipvs)
-    if (!desired.ipvs.count(key)) plan.ipvs.push_back(service_op(Kind::DeleteService, have));
+    if (!desired.ipvs.count(key) && owns_vip(desired, observed, key.vip))
+      plan.ipvs.push_back(service_op(Kind::DeleteService, have));
   for (const auto& [key, want] : desired.ipvs) {
     auto it = observed.ipvs.find(key);
     if (it == observed.ipvs.end()) {
@@ -107,21 +108,12 @@ Plan diff(const KernelState& desired, const KernelState& observed, const DrainTr
   return plan;
 }
 
-KernelState owned_part(const KernelState& observed, const KernelState& desired) {
-  auto owned = [&](const model::IpAddress& vip) { return desired.vips.count(vip) || observed.vips.count(vip); };
-  KernelState out;
-  out.nat_table_present = observed.nat_table_present;
-  out.vips = observed.vips;
-  for (const auto& [key, vs] : observed.ipvs)
-    if (owned(key.vip)) out.ipvs.emplace(key, vs);
-  // Everything in kvlb's own nft table is kvlb's.
-  out.snat = observed.snat;
-  return out;
+bool owns_vip(const KernelState& desired, const KernelState& observed, const model::IpAddress& vip) {
+  return desired.vips.count(vip) || observed.vips.count(vip);
 }
 
-KernelState apply_plan(const KernelState& before, const Plan& plan, const std::vector<bool>& failed_ipvs,
-                       bool nat_failed, const std::vector<bool>& failed_vips) {
-  KernelState after = before;
+void apply_plan(KernelState& after, const Plan& plan, const std::vector<bool>& failed_ipvs, bool nat_failed,
+                const std::vector<bool>& failed_vips) {
   std::size_t vip_index = 0;
   for (const auto& op : plan.vip_removals)
     if (!(vip_index < failed_vips.size() && failed_vips[vip_index++])) after.vips.erase(op.vip);
@@ -164,7 +156,6 @@ KernelState apply_plan(const KernelState& before, const Plan& plan, const std::v
   }
   for (const auto& op : plan.vip_additions)
     if (!(vip_index < failed_vips.size() && failed_vips[vip_index++])) after.vips.insert(op.vip);
-  return after;
 }
 
 }  // namespace kvlb::reconcile

@@ -31,18 +31,19 @@ struct DiffOptions {
   TimePoint now{};
 };
 
+// Observed IPVS services count only when kvlb owns them: their VIP is desired
+// or is one of kvlb's tagged VIP addresses. Foreign services are invisible.
+// Everything in kvlb's own nft table is kvlb's.
 Plan diff(const model::KernelState& desired, const model::KernelState& observed, const DrainTracker& drains,
           const DiffOptions& options);
 
-// Restricts an observed kernel state to what kvlb owns: IPVS services and SNAT
-// entries whose VIP is desired or is one of kvlb's tagged VIP addresses.
-model::KernelState owned_part(const model::KernelState& observed, const model::KernelState& desired);
+bool owns_vip(const model::KernelState& desired, const model::KernelState& observed, const model::IpAddress& vip);
 
-// The state the kernel is in after `plan` was applied to `before`, skipping
-// the ops whose indexes in plan.log() order are in `failed`. Lets the change
-// path diff against a cached view instead of dumping the kernel again.
-model::KernelState apply_plan(const model::KernelState& before, const Plan& plan,
-                              const std::vector<bool>& failed_ipvs, bool nat_failed,
-                              const std::vector<bool>& failed_vips);
+// Updates `state` (a cached view of the kernel) in place to what the kernel
+// holds after `plan` was applied, skipping failed ops: failed_ipvs is parallel
+// to plan.ipvs, failed_vips to vip_removals then vip_additions. Lets the change
+// path diff against the cache instead of dumping the kernel again.
+void apply_plan(model::KernelState& state, const Plan& plan, const std::vector<bool>& failed_ipvs, bool nat_failed,
+                const std::vector<bool>& failed_vips);
 
 }  // namespace kvlb::reconcile

@@ -31,13 +31,18 @@ std::size_t Plan::size() const {
   return vip_removals.size() + ipvs.size() + (recreate_nat_table ? 1 : 0) + snat.size() + vip_additions.size();
 }
 
+void Plan::for_each_line(const std::function<void(const std::string&)>& line) const {
+  for (const auto& op : vip_removals) line(op.str());
+  for (const auto& op : ipvs) line(op.str());
+  if (recreate_nat_table) line("RECREATE nat table");
+  for (const auto& op : snat) line(op.str());
+  for (const auto& op : vip_additions) line(op.str());
+}
+
 std::vector<std::string> Plan::log() const {
   std::vector<std::string> lines;
-  for (const auto& op : vip_removals) lines.push_back(op.str());
-  for (const auto& op : ipvs) lines.push_back(op.str());
-  if (recreate_nat_table) lines.push_back("RECREATE nat table");
-  for (const auto& op : snat) lines.push_back(op.str());
-  for (const auto& op : vip_additions) lines.push_back(op.str());
+  lines.reserve(size());
+  for_each_line([&](const std::string& l) { lines.push_back(l); });
   return lines;
 }
 

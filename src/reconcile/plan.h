@@ -1,6 +1,7 @@
 #pragma once
 // What the reconciler wants to change, as value types. Each op prints as a
 // short string ("ADD vs 10.0.0.1:80/tcp ...") so tests can assert sequences.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ struct Plan {
   bool empty() const;
   std::size_t size() const;
   std::vector<std::string> log() const;
+  // Calls `line` for each op string in apply order, without keeping them all.
+  void for_each_line(const std::function<void(const std::string&)>& line) const;
 };
 
 }  // namespace kvlb::reconcile
