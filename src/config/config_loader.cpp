@@ -164,7 +164,7 @@ void Parser::parse_service(const YAML::Node& node, const std::string& field, std
       if (model::is_known_scheduler(*text)) svc.scheduler = *text;
       else
         fail(node["scheduler"], field + ".scheduler",
-             "unknown scheduler '" + *text + "' (rr wrr lc wlc sh mh sed nq dh lblc lblcr fo ovf)");
+             "unknown scheduler '" + *text + "' (rr wrr lc wlc sh mh sed nq dh lblc lblcr fo ovf twos)");
     }
   }
   if (node["persistence"])

@@ -13,7 +13,7 @@ void Controller::set_desired(model::DesiredState desired) {
 
 bool Controller::needs_full_read() const {
   std::lock_guard lock(mutex_);
-  return !cache_.has_value();
+  return !cache_ || cache_stale_;
 }
 
 Snapshot Controller::snapshot() const {
@@ -52,11 +52,15 @@ bool Controller::read_kernel(ReconcileReport& report) {
   std::vector<model::IpAddress> node_addresses;
   for (const auto& a : *addresses) {
     if (a.owned) observed.vips.insert(a.prefix.address);
-    else node_addresses.push_back(a.prefix.address);
+    else {
+      node_addresses.push_back(a.prefix.address);
+      observed.foreign_addresses.insert(a.prefix.address);
+    }
   }
   if (node_addresses != node_addresses_) desired_kernel_.reset();  // onearm SNAT sources may change
   node_addresses_ = std::move(node_addresses);
   cache_ = std::move(observed);
+  cache_stale_ = false;
   return true;
 }
 
@@ -66,8 +70,8 @@ ReconcileReport Controller::reconcile(bool full_read) {
   ReconcileReport report;
   ++counters_.reconciles;
 
-  if ((full_read || !cache_) && !read_kernel(report)) {
-    cache_.reset();
+  if ((full_read || !cache_ || cache_stale_) && !read_kernel(report)) {
+    cache_stale_ = true;
     synced_ = false;
     last_errors_ = report.errors;
     return report;
@@ -97,8 +101,9 @@ ReconcileReport Controller::reconcile(bool full_read) {
     spdlog::error("{}", e);
     report.errors.push_back(e);
   }
-  if (outcome.any_failed()) cache_.reset();  // the next round reads the kernel again
-  else reconcile::apply_plan(*cache_, plan, outcome.failed_ipvs, outcome.nat_failed, outcome.failed_vips);
+  reconcile::apply_plan(*cache_, plan, outcome.failed_ipvs, outcome.nat_failed, outcome.failed_vips);
+  // After a failure the kernel may differ from the cache: the next round reads it.
+  cache_stale_ = outcome.any_failed();
 
   for (const auto& p : problems_) report.errors.push_back(p);
   last_errors_ = report.errors;

@@ -66,7 +66,8 @@ class Controller {
   mutable std::mutex mutex_;
   model::DesiredState desired_;
   std::optional<reconcile::DesiredKernel> desired_kernel_;  // derived from desired_ + node_addresses_
-  std::optional<model::KernelState> cache_;          // owned + tagged vips
+  std::optional<model::KernelState> cache_;  // the kernel as last read, plus what was applied since
+  bool cache_stale_ = false;                  // an apply or read failed: read the kernel next time
   std::vector<model::IpAddress> node_addresses_;     // the interface's own addresses
   reconcile::DrainTracker drains_;
   std::vector<std::string> problems_;

@@ -11,7 +11,8 @@ nlohmann::json lb_view(const Snapshot& s) {
   json out = json::array();
   for (const auto& svc : s.desired.services) {
     auto it = s.observed.ipvs.find(svc.key);
-    bool programmed = it != s.observed.ipvs.end() && s.observed.vips.count(svc.key.vip);
+    bool vip_present = s.observed.vips.count(svc.key.vip) || s.observed.foreign_addresses.count(svc.key.vip);
+    bool programmed = it != s.observed.ipvs.end() && vip_present;
     json item = {{"name", svc.name},
                  {"vip", svc.key.vip.str()},
                  {"port", svc.key.port},

@@ -57,8 +57,9 @@ std::optional<NatMode> parse_nat_mode(std::string_view text) {
 }
 
 const std::vector<std::string>& known_schedulers() {
-  static const std::vector<std::string> names = {"rr",  "wrr", "lc",   "wlc",   "sh", "mh", "sed",
-                                                 "nq",  "dh",  "lblc", "lblcr", "fo", "ovf"};
+  // twos (random of two) needs Linux >= 6.7; older kernels refuse it per service.
+  static const std::vector<std::string> names = {"rr", "wrr",  "lc",    "wlc", "sh",  "mh",  "sed",
+                                                 "nq", "dh",   "lblc",  "lblcr", "fo", "ovf", "twos"};
   return names;
 }
 

@@ -85,6 +85,9 @@ struct KernelState {
   std::set<SnatRule> snat;
   bool nat_table_present = true;  // observed: false if kvlb's table is missing or damaged
   std::set<IpAddress> vips;       // addresses on the node interface tagged as kvlb's
+  // Observed: the interface's other addresses. A VIP an operator configured
+  // by hand is used as it is: never added again, never removed.
+  std::set<IpAddress> foreign_addresses;
 };
 
 // --- configuration-level model ---

@@ -104,7 +104,9 @@ Plan diff(const KernelState& desired, const KernelState& observed, const DrainTr
     set_difference_each(desired.snat, observed.snat, [&](const auto& r) { plan.snat.push_back({true, r}); });
   }
 
-  set_difference_each(desired.vips, observed.vips, [&](const auto& vip) { plan.vip_additions.push_back({true, vip}); });
+  set_difference_each(desired.vips, observed.vips, [&](const auto& vip) {
+    if (!observed.foreign_addresses.count(vip)) plan.vip_additions.push_back({true, vip});
+  });
   return plan;
 }
 

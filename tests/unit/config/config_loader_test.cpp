@@ -65,7 +65,7 @@ TEST(ConfigLoader, NamesFileLineAndFieldForBadValues) {
   EXPECT_EQ(first_error(with_service("    vip: 20.20.20.1\n    port: 80\n    protocol: icmp\n")),
             "kvlb.yaml:6: services[0].protocol: unknown protocol 'icmp' (tcp, udp, sctp)");
   EXPECT_EQ(first_error(with_service("    vip: 20.20.20.1\n    port: 80\n    scheduler: random\n")),
-            "kvlb.yaml:6: services[0].scheduler: unknown scheduler 'random' (rr wrr lc wlc sh mh sed nq dh lblc lblcr fo ovf)");
+            "kvlb.yaml:6: services[0].scheduler: unknown scheduler 'random' (rr wrr lc wlc sh mh sed nq dh lblc lblcr fo ovf twos)");
   EXPECT_EQ(first_error(with_service("    vip: 20.20.20.1\n    port: 80\n    mode: dsr\n")),
             "kvlb.yaml:6: services[0].mode: unknown mode 'dsr' (default, onearm, fullnat)");
   EXPECT_EQ(first_error(with_service("    vip: 20.20.20.1\n    port: 80\n    prot: tcp\n")),

@@ -355,56 +355,5 @@ TEST_F(NetlinkIpvsKernel, SendTooBigForTheSocketFallsBackToOneAtATime) {
   EXPECT_EQ(listed(*table), expected);
 }
 
-// Time for a large change: KVLB_IPVS_BENCH=services (e.g. 10000 services with
-// 10 real servers each = 110,000 commands). Opt-in; prints timings for
-// several batch sizes, each in a fresh namespace (a namespace that just
-// deleted many real servers keeps them in the kernel's dest trash, which
-// every later add searches).
-TEST_F(NetlinkIpvsKernel, Benchmark) {
-  const char* env = std::getenv("KVLB_IPVS_BENCH");
-  if (!env) GTEST_SKIP() << "set KVLB_IPVS_BENCH=<services> to run";
-  const int services = std::atoi(env);
-  const int per_service = 10;
-  std::vector<IpvsCommand> adds;
-  std::vector<IpvsCommand> deletes;
-  for (int i = 0; i < services; ++i) {
-    auto s = vs("20." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
-                    std::to_string(i % 256),
-                80);
-    adds.push_back(cmd(Kind::AddService, s));
-    for (int k = 0; k < per_service; ++k)
-      adds.push_back(cmd(Kind::AddRealServer, s, rs("10.2." + std::to_string(k) + ".1", 8080)));
-    deletes.push_back(cmd(Kind::DeleteService, s));
-  }
-  auto timed = [](auto&& fn) {
-    auto start = Clock::now();
-    fn();
-    return std::chrono::duration<double>(Clock::now() - start).count();
-  };
-  for (std::size_t batch : {1, 64, 512, 2048}) {
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0);
-    ASSERT_EQ(std::system("ip link set lo up"), 0);
-    NetlinkIpvsTable::Options options;
-    options.max_batch_messages = batch;
-    options.max_batch_bytes = 1 << 20;
-    auto table = open_table(options);
-    ASSERT_TRUE(table);
-    std::vector<Status> statuses;
-    double add_s = timed([&] { statuses = table->apply(adds); });
-    expect_all_ok(statuses);
-    uint64_t sends = table->sends();
-    std::size_t listed_count = 0;
-    double list_s = timed([&] { listed_count = listed(*table).size(); });
-    EXPECT_EQ(listed_count, static_cast<std::size_t>(services));
-    double delete_s = timed([&] { statuses = table->apply(deletes); });
-    expect_all_ok(statuses);
-    std::printf("batch limit %zu: apply %zu commands %.2f s (%.1f us each, %llu sends, %llu overruns), "
-                "list %.2f s (%llu dumps), delete %zu services %.2f s\n",
-                table->batch_limit(), adds.size(), add_s, add_s * 1e6 / adds.size(),
-                static_cast<unsigned long long>(sends), static_cast<unsigned long long>(table->ack_overruns()), list_s,
-                static_cast<unsigned long long>(table->dumps()), deletes.size(), delete_s);
-  }
-}
-
 }  // namespace
 }  // namespace kvlb::kernel

@@ -188,3 +188,11 @@ TEST(ApplyPlan, FailedOpsLeaveTheCachedStateAsItWas) {
   EXPECT_EQ(after.snat.size(), 1u);
   EXPECT_EQ(reconcile::diff(want, after, {}, {}).log().size(), 2u);
 }
+
+TEST(Diff, VipConfiguredByHandIsUsedNotAddedNorRemoved) {
+  auto want = desired_of({service("20.20.20.1", 80, NatMode::Default, {})});
+  KernelState have;
+  have.foreign_addresses.insert(ip("20.20.20.1"));
+  EXPECT_EQ(diff_log(want, have), (std::vector<std::string>{"ADD vs 20.20.20.1:80/tcp sched=rr persist=0"}));
+  EXPECT_TRUE(diff_log(desired_of({}), have).empty());
+}
