@@ -49,6 +49,34 @@ model::DesiredState make_state(const std::string& ifname, std::size_t services, 
   return d;
 }
 
+// Sets weight 2 on `percent` % of all endpoints, spread over the services;
+// returns the (service, endpoint) indexes changed. Deterministic.
+std::vector<std::pair<std::size_t, std::size_t>> change_weights(model::DesiredState& d, std::size_t endpoints,
+                                                                double percent) {
+  std::size_t services = d.services.size();
+  std::size_t to_change = static_cast<std::size_t>(services * endpoints * percent / 100.0);
+  std::vector<std::pair<std::size_t, std::size_t>> changed;
+  for (std::size_t i = 0; changed.size() < to_change && i < services * endpoints; ++i) {
+    std::size_t s = (i * 7919) % services, e = i % endpoints;
+    auto& ep = d.services[s].endpoints[e];
+    if (ep.weight != 1) continue;
+    ep.weight = 2;
+    changed.emplace_back(s, e);
+  }
+  return changed;
+}
+
+void write_ipvsadm_change(const model::DesiredState& d, const std::vector<std::pair<std::size_t, std::size_t>>& changed,
+                          const std::string& path) {
+  std::ofstream out(path);
+  for (auto [s, e] : changed) {
+    const auto& svc = d.services[s];
+    const auto& ep = svc.endpoints[e];
+    out << "-e -t " << svc.key.vip.with_port(svc.key.port) << " -r " << ep.ip.with_port(ep.port) << " -m -w "
+        << ep.weight << "\n";
+  }
+}
+
 void write_ipvsadm_restore(const model::DesiredState& d, const std::string& path) {
   std::ofstream out(path);
   for (const auto& s : d.services) {
@@ -88,13 +116,15 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode_text)->check(CLI::IsMember({"default", "onearm", "fullnat"}));
   bool fake_kernel = false;
   app.add_flag("--fake-kernel", fake_kernel, "use the in-memory fakes (measures kvlb's own share)");
-  app.add_option("--emit-ipvsadm", restore_file, "write the rule set for ipvsadm --restore and exit");
+  app.add_option("--emit-ipvsadm", restore_file, "write the rule set for ipvsadm --restore (and FILE.change: the same 1% change) and exit");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);  // the op log of 110,000 ops is not what is measured
 
   auto desired = make_state(ifname, services, endpoints, *model::parse_nat_mode(mode_text));
   if (!restore_file.empty()) {
     write_ipvsadm_restore(desired, restore_file);
+    auto changed = change_weights(desired, endpoints, change_percent);
+    write_ipvsadm_change(desired, changed, restore_file + ".change");
     return 0;
   }
 
@@ -147,16 +177,7 @@ int main(int argc, char** argv) {
   controller.set_desired(desired);
   auto cold = run(true);
 
-  // Change the weight of change_percent % of all endpoints, spread over services.
-  std::size_t to_change = static_cast<std::size_t>(services * endpoints * change_percent / 100.0);
-  std::size_t changed = 0;
-  for (std::size_t i = 0; changed < to_change && i < services * endpoints; ++i) {
-    auto& svc = desired.services[(i * 7919) % services];
-    auto& ep = svc.endpoints[i % endpoints];
-    if (ep.weight != 1) continue;
-    ep.weight = 2;
-    ++changed;
-  }
+  auto changed = change_weights(desired, endpoints, change_percent).size();
   controller.set_desired(desired);
   auto change = run(false);
   auto idle = run(false);

@@ -36,10 +36,12 @@ LIST
 lab_step "kvlbctl get ep"
 kvlb_ctl lb1 get ep
 lab_step "kvlbctl get ct (a long-lived TCP connection through the fullnat service)"
-lab_client --proto tcp --target 20.20.20.1 --port 56002 --count 4 --persistent --interval 0.5 >/dev/null &
+lab_client --proto tcp --target 20.20.20.1 --port 56002 --count 8 --persistent --interval 0.5 >/dev/null &
 long_client=$!
-sleep 1
-kvlb_ctl lb1 get ct
+lab_wait_for "lab_ns lb1 conntrack -L -p tcp --orig-port-dst 56002 --state ESTABLISHED 2>/dev/null | grep -q ESTABLISHED" 10
+kvlb_ctl lb1 get ct | grep -E '^\| SERVICE|^\|-|ESTABLISHED'
+lab_step "conntrack -L (the same connection, as the kernel shows it)"
+lab_ns lb1 conntrack -L -p tcp --orig-port-dst 56002 --state ESTABLISHED 2>/dev/null
 wait "$long_client"
 echo
 echo "demo: done (kvlbd log: $LAB_OUT/kvlbd-lb1.log)"
