@@ -5,6 +5,29 @@
 
 namespace kvlb::daemon {
 
+Controller::Controller(KernelPorts kernel, const Clock& clock, const ManagedStore* managed)
+    : kernel_(kernel), clock_(clock), managed_store_(managed) {
+  if (!managed_store_) return;
+  auto loaded = managed_store_->load();
+  if (loaded.ok()) managed_ = std::move(*loaded);
+  else spdlog::warn("{}: starting without the list of services kvlb created", loaded.error().describe());
+}
+
+// kvlb's services: the desired ones, plus those it created that are still in the kernel.
+void Controller::update_managed(ReconcileReport& report) {
+  std::set<model::VsKey> next;
+  for (const auto& [key, vs] : desired_kernel_->state.ipvs) next.insert(key);
+  for (const auto& key : managed_)
+    if (cache_->ipvs.count(key)) next.insert(key);
+  if (next != managed_) {
+    managed_ = std::move(next);
+    managed_unsaved_ = true;
+  }
+  if (!managed_store_ || !managed_unsaved_) return;
+  if (auto st = managed_store_->save(managed_); st.ok()) managed_unsaved_ = false;
+  else report.errors.push_back(st.error().describe());  // retried next round
+}
+
 void Controller::set_desired(model::DesiredState desired) {
   std::lock_guard lock(mutex_);
   desired_ = std::move(desired);
@@ -83,7 +106,7 @@ ReconcileReport Controller::reconcile(bool full_read) {
   auto now = clock_.now();
   drains_.observe(desired, *cache_, now);
   auto plan = reconcile::diff(desired, *cache_, drains_,
-                              {std::chrono::seconds(desired_.settings.drain_timeout_seconds), now});
+                              {std::chrono::seconds(desired_.settings.drain_timeout_seconds), now, &managed_});
   // A cold start can plan 100,000 ops: log them all, keep only the first few.
   report.op_count = plan.size();
   plan.for_each_line([&](const std::string& line) {
@@ -104,6 +127,7 @@ ReconcileReport Controller::reconcile(bool full_read) {
   reconcile::apply_plan(*cache_, plan, outcome.failed_ipvs, outcome.nat_failed, outcome.failed_vips);
   // After a failure the kernel may differ from the cache: the next round reads it.
   cache_stale_ = outcome.any_failed();
+  update_managed(report);
 
   for (const auto& p : problems_) report.errors.push_back(p);
   last_errors_ = report.errors;

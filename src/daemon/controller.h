@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/applier.h"
+#include "daemon/managed_store.h"
 #include "model/types.h"
 #include "reconcile/desired.h"
 #include "reconcile/diff.h"
@@ -49,7 +50,8 @@ class Controller {
  public:
   static constexpr std::size_t kLastOpsKept = 100;
 
-  Controller(KernelPorts kernel, const Clock& clock) : kernel_(kernel), clock_(clock) {}
+  // managed: where the set of IPVS services kvlb created is kept (may be null).
+  Controller(KernelPorts kernel, const Clock& clock, const ManagedStore* managed = nullptr);
 
   void set_desired(model::DesiredState desired);
   // full_read: dump the kernel instead of trusting the cached view (resync).
@@ -60,6 +62,7 @@ class Controller {
 
  private:
   bool read_kernel(ReconcileReport& report);
+  void update_managed(ReconcileReport& report);
 
   KernelPorts kernel_;
   const Clock& clock_;
@@ -70,6 +73,9 @@ class Controller {
   bool cache_stale_ = false;                  // an apply or read failed: read the kernel next time
   std::vector<model::IpAddress> node_addresses_;     // the interface's own addresses
   reconcile::DrainTracker drains_;
+  const ManagedStore* managed_store_;
+  std::set<model::VsKey> managed_;
+  bool managed_unsaved_ = false;
   std::vector<std::string> problems_;
   std::vector<std::string> last_errors_;
   std::vector<std::string> last_ops_;  // the last non-empty plan, at most kLastOpsKept lines

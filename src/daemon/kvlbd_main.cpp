@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -90,11 +91,13 @@ void register_routes(api::HttpServer& server, daemon::Controller& controller, ke
 
 int main(int argc, char** argv) {
   CLI::App app{"kvlbd: load balancer controller programming IPVS, nftables and VIPs"};
-  std::string config_path, log_level = "info";
+  std::string config_path, log_level = "info", state_dir = "/var/lib/kvlb";
   bool check_only = false, once = false;
   app.add_option("-c,--config", config_path, "YAML config file")->required();
   app.add_flag("--check", check_only, "validate the config and exit (status 2 if invalid)");
   app.add_flag("--once", once, "reconcile once and exit (status 1 if anything failed)");
+  app.add_option("--state-dir", state_dir, "where kvlbd keeps the list of IPVS services it created")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   int sfd = block_signals_into_fd();
@@ -125,9 +128,14 @@ int main(int argc, char** argv) {
     else spdlog::warn("sysctl {} = {}: {}", r.key, r.wanted, r.error);
   }
 
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(state_dir, mkdir_error);
+  if (mkdir_error) spdlog::warn("state dir {}: {}", state_dir, mkdir_error.message());
+  daemon::ManagedStore managed(state_dir + "/managed-services.json");
+
   SteadyClock clock;
   daemon::KernelPorts ports{**ipvs, **nat, **addresses};
-  daemon::Controller controller(ports, clock);
+  daemon::Controller controller(ports, clock, &managed);
   controller.set_desired(*desired);
 
   if (once) {

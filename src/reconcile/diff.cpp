@@ -82,7 +82,8 @@ Plan diff(const KernelState& desired, const KernelState& observed, const DrainTr
   set_difference_each(observed.vips, desired.vips, [&](const auto& vip) { plan.vip_removals.push_back({false, vip}); });
 
   for (const auto& [key, have] : observed.ipvs)
-    if (!desired.ipvs.count(key) && owns_vip(desired, observed, key.vip))
+    if (!desired.ipvs.count(key) &&
+        (owns_vip(desired, observed, key.vip) || (options.managed && options.managed->count(key))))
       plan.ipvs.push_back(service_op(Kind::DeleteService, have));
   for (const auto& [key, want] : desired.ipvs) {
     auto it = observed.ipvs.find(key);

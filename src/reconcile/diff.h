@@ -3,6 +3,7 @@
 // Unchanged input gives an empty plan.
 #include <chrono>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "model/types.h"
@@ -29,10 +30,15 @@ class DrainTracker {
 struct DiffOptions {
   std::chrono::seconds drain_timeout{30};
   TimePoint now{};
+  // IPVS services kvlb created earlier (kept across restarts). They stay
+  // kvlb's even when their VIP is neither configured nor tagged any more,
+  // e.g. a VIP the operator configured by hand.
+  const std::set<model::VsKey>* managed = nullptr;
 };
 
 // Observed IPVS services count only when kvlb owns them: their VIP is desired
-// or is one of kvlb's tagged VIP addresses. Foreign services are invisible.
+// or is one of kvlb's tagged VIP addresses, or kvlb created them
+// (options.managed). Foreign services are invisible.
 // Everything in kvlb's own nft table is kvlb's.
 Plan diff(const model::KernelState& desired, const model::KernelState& observed, const DrainTracker& drains,
           const DiffOptions& options);

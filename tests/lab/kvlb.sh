@@ -7,7 +7,8 @@ KVLB_PID=
 # kvlb_start CONFIG [NS]: kvlbd in NS (default lb1), log in $LAB_OUT/kvlbd-NS.log.
 kvlb_start() {
 	local config=$1 ns=${2:-lb1}
-	ip netns exec "$ns" "$KVLBD" --config "$config" --log-level debug >>"$LAB_OUT/kvlbd-$ns.log" 2>&1 &
+	ip netns exec "$ns" "$KVLBD" --config "$config" --state-dir "$LAB_OUT/state-$ns" --log-level debug \
+		>>"$LAB_OUT/kvlbd-$ns.log" 2>&1 &
 	KVLB_PID=$!
 	LAB_PIDS+=($KVLB_PID)
 	lab_wait_for "kvlb_ctl $ns get status" 10 || { cat "$LAB_OUT/kvlbd-$ns.log" >&2; lab_fail "kvlbd did not start"; }

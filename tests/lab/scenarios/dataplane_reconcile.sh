@@ -65,7 +65,7 @@ lab_assert_eq true "$([ "$(kvlb_counter lb1 fullReads)" -ge 3 ] && echo true)" "
 
 lab_step "a second kvlbd run on the same config changes nothing (restart)"
 before=$(ipvs_rules)
-out=$(lab_ns lb1 "$KVLBD" --config "$config" --once 2>&1)
+out=$(lab_ns lb1 "$KVLBD" --config "$config" --state-dir "$LAB_OUT/state-lb1" --once 2>&1)
 lab_log "$(tail -1 <<<"$out")"
 grep -q 'applied 0 changes' <<<"$out" || { echo "$out"; lab_fail "restart applied changes"; }
 lab_assert_eq "$before" "$(ipvs_rules)" "IPVS unchanged after restart"

@@ -4,6 +4,12 @@
 
 #include "config/config_loader.h"
 #include "daemon/controller.h"
+#include "daemon/managed_store.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include "fakes/fake_address.h"
 #include "fakes/fake_ipvs.h"
 #include "fakes/fake_nat.h"
@@ -175,4 +181,38 @@ TEST_F(ControllerTest, RemovingAServiceRemovesItsSnatAndVip) {
   EXPECT_EQ(controller.reconcile(false).ops,
             (std::vector<std::string>{"DEL vip 20.20.20.2", "DEL vs 20.20.20.2:53/udp",
                                       "DEL snat 20.20.20.2:53/udp -> 10.10.0.1"}));
+}
+
+TEST_F(ControllerTest, ServicesOnAHandMadeVipStayKvlbsAcrossARestart) {
+  addresses.seed_foreign("eth1", *model::IpPrefix::parse("20.20.20.5/32"));
+  auto dir = std::filesystem::temp_directory_path() / ("kvlb-managed-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  daemon::ManagedStore store((dir / "managed-services.json").string());
+  const char* on_hand_made_vip =
+      "node: {name: lb1, interface: eth1}\nservices:\n  - {name: a/b, vip: 20.20.20.5, port: 80}\n";
+  {
+    daemon::Controller first(ports, clock, &store);
+    first.set_desired(parse(on_hand_made_vip));
+    EXPECT_EQ(first.reconcile(true).ops,
+              (std::vector<std::string>{"ADD vs 20.20.20.5:80/tcp sched=rr persist=0", "RECREATE nat table"}));
+  }
+  daemon::Controller restarted(ports, clock, &store);
+  restarted.set_desired(parse("node: {name: lb1, interface: eth1}\n"));
+  EXPECT_EQ(restarted.reconcile(true).ops, (std::vector<std::string>{"DEL vs 20.20.20.5:80/tcp"}));
+  EXPECT_TRUE(ipvs.services.empty());
+  EXPECT_TRUE(store.load()->empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ManagedStore, DamagedFileIsAnErrorAndAMissingOneIsEmpty) {
+  auto dir = std::filesystem::temp_directory_path() / ("kvlb-store-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  daemon::ManagedStore store((dir / "m.json").string());
+  EXPECT_TRUE(store.load()->empty());
+  std::set<model::VsKey> keys{{*model::IpAddress::parse("fd00::1"), 53, model::Protocol::Udp}};
+  ASSERT_TRUE(store.save(keys).ok());
+  EXPECT_EQ(*store.load(), keys);
+  std::ofstream(dir / "m.json") << "{\"services\": [{\"vip\": \"nope\"}]}";
+  EXPECT_FALSE(store.load().ok());
+  std::filesystem::remove_all(dir);
 }

@@ -196,3 +196,14 @@ TEST(Diff, VipConfiguredByHandIsUsedNotAddedNorRemoved) {
   EXPECT_EQ(diff_log(want, have), (std::vector<std::string>{"ADD vs 20.20.20.1:80/tcp sched=rr persist=0"}));
   EXPECT_TRUE(diff_log(desired_of({}), have).empty());
 }
+
+TEST(Diff, ServiceKvlbCreatedOnAHandMadeVipIsDeletedWhenUnconfigured) {
+  auto have = desired_of({service("20.20.20.5", 80, NatMode::Default, {})});
+  have.vips.clear();  // the VIP is the operator's, not tagged as kvlb's
+  have.foreign_addresses.insert(ip("20.20.20.5"));
+  EXPECT_TRUE(diff_log(desired_of({}), have).empty()) << "unknown origin: left alone";
+  std::set<VsKey> managed{have.ipvs.begin()->first};
+  DiffOptions options;
+  options.managed = &managed;
+  EXPECT_EQ(diff_log(desired_of({}), have, {}, options), (std::vector<std::string>{"DEL vs 20.20.20.5:80/tcp"}));
+}
