@@ -170,8 +170,11 @@ std::optional<std::string> nat_layout_problem(const ObservedNftTable& table, con
   return std::nullopt;
 }
 
-Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessage>& dump) {
+Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessage>& dump,
+                                                      std::size_t* repeated_keys) {
   std::set<model::SnatRule> out;
+  std::set<model::VsKey> keys;
+  std::size_t repeated = 0;
   for (const auto& message : dump) {
     if (!is_nft_message(message, NFT_MSG_NEWSETELEM)) continue;
     nftnl::SetPtr set(nftnl_set_alloc());
@@ -183,8 +186,10 @@ Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessag
     struct Collect {
       model::Family family;
       std::set<model::SnatRule>* out;
+      std::set<model::VsKey>* keys;
+      std::size_t* repeated;
       bool foreign = false;
-    } collect{family, &out};
+    } collect{family, &out, &keys, &repeated};
     nftnl_set_elem_foreach(
         set.get(),
         [](nftnl_set_elem* element, void* data) {
@@ -201,6 +206,7 @@ Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessag
             c.foreign = true;
             return -1;  // stop: the caller reports the map as not kvlb's
           }
+          if (!c.keys->insert(*match).second) ++*c.repeated;
           c.out->insert(model::SnatRule{*match, *to});
           return 0;
         },
@@ -208,6 +214,7 @@ Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessag
     if (collect.foreign)
       return Error::from_errno(EPROTO, "nft read: element of map " + set_name + " that kvlb does not write");
   }
+  if (repeated_keys) *repeated_keys = repeated;
   return out;
 }
 

@@ -56,6 +56,11 @@ std::optional<std::string> nat_layout_problem(const ObservedNftTable& table, con
 // Elements of snat4/snat6. An element kvlb cannot represent (unknown L4
 // protocol, wrong lengths, family mismatch) yields an error: such a table is
 // not one kvlb wrote, and recreating it is the repair.
-Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessage>& dump);
+// repeated_keys (optional) counts elements whose key the dump carried more than
+// once: a dump that spans several messages can repeat some elements and miss
+// as many when the kernel's hash table resizes between the parts (no
+// NLM_F_DUMP_INTR is set for that), so such a dump must be taken again.
+Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessage>& dump,
+                                                      std::size_t* repeated_keys = nullptr);
 
 }  // namespace kvlb::kernel

@@ -1,5 +1,8 @@
 #include "kernel/nft/netlink_nat_table.h"
 
+#include <chrono>
+#include <thread>
+
 #include <cerrno>
 
 #include "kernel/nft/nat_codec.h"
@@ -9,7 +12,7 @@
 namespace kvlb::kernel {
 namespace {
 
-constexpr int kReadAttempts = 4;
+constexpr int kReadAttempts = 8;
 
 // The kernel reports every failed message of a batch; the first one names the
 // cause, the count tells how much else went wrong.
@@ -127,8 +130,15 @@ Result<NatObserved> NetlinkNatTable::read_once(bool& ruleset_changed) {
     if (!part.ok()) return part.error();
     elements.insert(elements.end(), part->begin(), part->end());
   }
-  auto snat = parse_snat_elements(elements);
+  std::size_t repeated = 0;
+  auto snat = parse_snat_elements(elements, &repeated);
   if (!snat.ok()) return finish({}, snat.error().context);
+  if (repeated > 0) {
+    // The map's hash table resized during the dump: read again once it settled.
+    ruleset_changed = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return NatObserved{};
+  }
   return finish(NatObserved{true, std::move(*snat)}, "");
 }
 

@@ -130,6 +130,24 @@ TEST(NatParse, OwnElementMessagesParseBack) {
   EXPECT_EQ(*elements, std::set<model::SnatRule>(batch.add.begin(), batch.add.end()));
 }
 
+TEST(NatParse, RepeatedKeysInADumpAreCounted) {
+  // What a dump looks like when the kernel's hash table resized between parts.
+  NatBatch batch;
+  batch.add = {snat("20.20.20.1", 80, Protocol::Tcp, "20.20.20.9")};
+  auto encoded = encode_nat_batch(batch, 1);
+  ASSERT_TRUE(encoded.ok());
+  auto messages = split_netlink_messages(encoded->bytes);
+  std::size_t repeated = 99;
+  ASSERT_TRUE(parse_snat_elements(messages, &repeated).ok());
+  EXPECT_EQ(repeated, 0u);
+  auto twice = messages;
+  twice.insert(twice.end(), messages.begin(), messages.end());
+  auto elements = parse_snat_elements(twice, &repeated);
+  ASSERT_TRUE(elements.ok());
+  EXPECT_EQ(elements->size(), 1u);
+  EXPECT_EQ(repeated, 1u);
+}
+
 TEST(NatParse, ForeignElementIsReportedNotDropped) {
   auto dump = recorded_dump()["elements"];
   auto& first = dump.at(0);
