@@ -53,7 +53,20 @@ struct RealServer {
   // Observed only (ignored when comparing desired with observed).
   uint32_t active_conns = 0;
   uint32_t inactive_conns = 0;
-  bool operator==(const RealServer& o) const { return key == o.key && weight == o.weight; }
+  // Observed only, and compared: kvlb always programs masquerading without
+  // connection thresholds, which these defaults describe, so a real server
+  // someone else switched to another forwarding method (ipvsadm -g/-i) or
+  // gave thresholds (-x/-y) differs from the desired one and is updated back.
+  // Commands ignore them.
+  bool masquerade = true;        // false: direct routing, tunnelling or local
+  uint32_t upper_threshold = 0;  // 0 = no limit
+  uint32_t lower_threshold = 0;
+  // Everything a real-server update programs (all but key and counters).
+  bool same_settings(const RealServer& o) const {
+    return weight == o.weight && masquerade == o.masquerade && upper_threshold == o.upper_threshold &&
+           lower_threshold == o.lower_threshold;
+  }
+  bool operator==(const RealServer& o) const { return key == o.key && same_settings(o); }
 };
 
 // What one IPVS virtual service holds (forwarding is always masquerading).
@@ -62,8 +75,18 @@ struct VirtualService {
   std::string scheduler = "rr";
   uint32_t persistence_seconds = 0;  // 0 = not persistent
   std::map<RealServerKey, RealServer> real_servers;
+  // Observed only, and compared, like RealServer::masquerade: kvlb always
+  // programs a full netmask (/32, /128) and no service flags besides
+  // persistence, so anything else is someone else's change (ipvsadm -M, -o,
+  // -b) and is updated back. Commands ignore them.
+  static constexpr uint32_t kFullNetmask = UINT32_MAX;  // /32 for IPv4, /128 for IPv6
+  uint32_t netmask_bits = kFullNetmask;  // else the prefix length (leading ones of an IPv4 mask)
+  // IP_VS_SVC_F_* bits that persistence_seconds does not account for (one-packet
+  // scheduling, scheduler flags, persistence without a timeout); 0 = none.
+  uint32_t extra_flags = 0;
   bool same_settings(const VirtualService& o) const {
-    return scheduler == o.scheduler && persistence_seconds == o.persistence_seconds;
+    return scheduler == o.scheduler && persistence_seconds == o.persistence_seconds &&
+           netmask_bits == o.netmask_bits && extra_flags == o.extra_flags;
   }
   bool operator==(const VirtualService& o) const {
     return key == o.key && same_settings(o) && real_servers == o.real_servers;

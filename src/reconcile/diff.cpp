@@ -35,7 +35,8 @@ void diff_real_servers(const VirtualService& want, const VirtualService& have, c
     if (drain_finished(rs, drains.started({want.key, key}), options)) {
       out.push_back(real_server_op(Kind::DeleteRealServer, want, rs));
     } else if (rs.weight != 0) {
-      auto drained = rs;
+      model::RealServer drained;  // as the kernel will hold it: masquerading, weight 0
+      drained.key = rs.key;
       drained.weight = 0;
       out.push_back(real_server_op(Kind::DrainRealServer, want, drained));
     }
@@ -43,7 +44,7 @@ void diff_real_servers(const VirtualService& want, const VirtualService& have, c
   for (const auto& [key, rs] : want.real_servers) {
     auto it = have.real_servers.find(key);
     if (it == have.real_servers.end()) out.push_back(real_server_op(Kind::AddRealServer, want, rs));
-    else if (it->second.weight != rs.weight) out.push_back(real_server_op(Kind::UpdateRealServer, want, rs));
+    else if (!it->second.same_settings(rs)) out.push_back(real_server_op(Kind::UpdateRealServer, want, rs));
   }
 }
 

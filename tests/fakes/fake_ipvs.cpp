@@ -34,6 +34,19 @@ bool is_acceptable_destination(const model::IpAddress& ip) {
   return !unspecified && !multicast && !link_local;
 }
 
+// What an add or update programs besides the command's settings (see
+// ipvs_codec.h): the observed-only fields go back to kvlb's values.
+void program_fixed_settings(model::VirtualService& service) {
+  service.netmask_bits = model::VirtualService::kFullNetmask;
+  service.extra_flags = 0;
+}
+
+void program_fixed_settings(model::RealServer& server) {
+  server.masquerade = true;
+  server.upper_threshold = 0;
+  server.lower_threshold = 0;
+}
+
 }  // namespace
 
 Result<std::vector<model::VirtualService>> FakeIpvsTable::list() {
@@ -66,6 +79,42 @@ void FakeIpvsTable::clear_failures() {
   list_error_.reset();
 }
 
+model::RealServer* FakeIpvsTable::find_real_server(const model::VsKey& service, const model::RealServerKey& server) {
+  auto s = services.find(service);
+  if (s == services.end()) return nullptr;
+  auto r = s->second.real_servers.find(server);
+  return r == s->second.real_servers.end() ? nullptr : &r->second;
+}
+
+bool FakeIpvsTable::route_directly(const model::VsKey& service, const model::RealServerKey& server) {
+  model::RealServer* found = find_real_server(service, server);
+  if (found) found->masquerade = false;
+  return found != nullptr;
+}
+
+bool FakeIpvsTable::set_thresholds(const model::VsKey& service, const model::RealServerKey& server, uint32_t upper,
+                                   uint32_t lower) {
+  model::RealServer* found = find_real_server(service, server);
+  if (!found) return false;
+  found->upper_threshold = upper;
+  found->lower_threshold = lower;
+  return true;
+}
+
+bool FakeIpvsTable::set_netmask_bits(const model::VsKey& service, uint32_t bits) {
+  auto s = services.find(service);
+  if (s == services.end()) return false;
+  s->second.netmask_bits = bits;
+  return true;
+}
+
+bool FakeIpvsTable::set_extra_flags(const model::VsKey& service, uint32_t flags) {
+  auto s = services.find(service);
+  if (s == services.end()) return false;
+  s->second.extra_flags = flags;
+  return true;
+}
+
 std::optional<int> FakeIpvsTable::injected_error(const IpvsCommand& command) const {
   const model::VsKey& key = command.service.key;
   if (auto it = service_failures_.find(key); it != service_failures_.end()) return it->second;
@@ -93,6 +142,7 @@ Status FakeIpvsTable::apply_one(const IpvsCommand& command) {
       if (!model::is_known_scheduler(command.service.scheduler)) return fail(ENOENT);
       model::VirtualService added = command.service;
       added.real_servers.clear();
+      program_fixed_settings(added);
       services.emplace(key, added);
       op_log_.push_back(context + " " + settings_text(added));
       return ok_status();
@@ -101,6 +151,7 @@ Status FakeIpvsTable::apply_one(const IpvsCommand& command) {
       if (!model::is_known_scheduler(command.service.scheduler)) return fail(ENOENT);
       service->second.scheduler = command.service.scheduler;
       service->second.persistence_seconds = command.service.persistence_seconds;
+      program_fixed_settings(service->second);
       op_log_.push_back(context + " " + settings_text(service->second));
       return ok_status();
     }
@@ -127,6 +178,7 @@ Status FakeIpvsTable::apply_one(const IpvsCommand& command) {
       model::RealServer added = wanted;
       added.active_conns = 0;
       added.inactive_conns = 0;
+      program_fixed_settings(added);
       servers.emplace(wanted.key, added);
       op_log_.push_back(context + " weight " + std::to_string(wanted.weight));
       return ok_status();
@@ -134,6 +186,7 @@ Status FakeIpvsTable::apply_one(const IpvsCommand& command) {
     case Kind::UpdateRealServer:
       if (server == servers.end()) return fail(ENOENT);
       server->second.weight = wanted.weight;
+      program_fixed_settings(server->second);
       op_log_.push_back(context + " weight " + std::to_string(wanted.weight));
       return ok_status();
     case Kind::DeleteRealServer:

@@ -9,6 +9,9 @@
 //   that is not unicast           -> EINVAL
 //   weight above INT32_MAX        -> ERANGE
 // Error contexts are the netlink table's ("add vs 20.20.20.1:80/tcp").
+// Like the netlink table's commands, adds and updates program masquerading
+// without thresholds, a full netmask and no extra service flags, whatever the
+// command's observed-only fields say.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -45,9 +48,19 @@ class FakeIpvsTable final : public kernel::IpvsTable {
   void fail_list(int err) { list_error_ = err; }
   void clear_failures();
 
+  // Someone else's edits, as ipvsadm -e / -E make them: the table changes
+  // behind kvlb's back (no write counted, nothing logged). False if the
+  // service or real server does not exist.
+  bool route_directly(const model::VsKey& service, const model::RealServerKey& server);  // -e ... -g
+  bool set_thresholds(const model::VsKey& service, const model::RealServerKey& server, uint32_t upper,
+                      uint32_t lower);                                               // -e ... -x U -y L
+  bool set_netmask_bits(const model::VsKey& service, uint32_t bits);                 // -E ... -M
+  bool set_extra_flags(const model::VsKey& service, uint32_t flags);                 // -E ... -o, -b
+
  private:
   Status apply_one(const kernel::IpvsCommand& command);
   std::optional<int> injected_error(const kernel::IpvsCommand& command) const;
+  model::RealServer* find_real_server(const model::VsKey& service, const model::RealServerKey& server);
 
   uint64_t writes_ = 0;
   std::vector<std::string> op_log_;

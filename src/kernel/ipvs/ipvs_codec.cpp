@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -182,6 +183,16 @@ std::optional<model::IpAddress> read_address(const std::optional<std::span<const
   return std::nullopt;
 }
 
+// IPVS_SVC_ATTR_NETMASK as VirtualService::netmask_bits. The kernel keeps an
+// IPv4 netmask as a mask in network byte order and an IPv6 one as a prefix
+// length in host byte order.
+uint32_t netmask_bits(uint32_t raw, int af) {
+  if (af == AF_INET6) return raw == 128 ? model::VirtualService::kFullNetmask : raw;
+  uint32_t mask = ntohl(raw);
+  if (mask == 0xffffffff) return model::VirtualService::kFullNetmask;
+  return static_cast<uint32_t>(std::countl_one(mask));
+}
+
 // The nested attributes under `top_type` of one IPVS message.
 Result<AttrTable> nested_attrs(std::span<const uint8_t> message, uint16_t top_type, const char* what) {
   constexpr std::size_t kHeaders = NLMSG_HDRLEN + GENL_HDRLEN;
@@ -300,6 +311,12 @@ Result<std::optional<model::VirtualService>> decode_service(std::span<const uint
   auto timeout = read_scalar<uint32_t>(a[IPVS_SVC_ATTR_TIMEOUT]);
   if (!flags) return malformed("service " + service.key.str() + ": no flags");
   service.persistence_seconds = (flags->flags & IP_VS_SVC_F_PERSISTENT) && timeout ? *timeout : 0;
+  // HASHED is the kernel's own; PERSISTENT counts only with a timeout, as
+  // persistence_seconds shows it.
+  uint32_t accounted = IP_VS_SVC_F_HASHED | (service.persistence_seconds ? IP_VS_SVC_F_PERSISTENT : 0U);
+  service.extra_flags = flags->flags & ~accounted;
+  if (auto netmask = read_scalar<uint32_t>(a[IPVS_SVC_ATTR_NETMASK]))
+    service.netmask_bits = netmask_bits(*netmask, *af);
   return std::optional<model::VirtualService>{std::move(service)};
 }
 
@@ -319,6 +336,10 @@ Result<model::RealServer> decode_dest(std::span<const uint8_t> message, model::F
   server.weight = *weight;
   server.active_conns = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_ACTIVE_CONNS]).value_or(0);
   server.inactive_conns = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_INACT_CONNS]).value_or(0);
+  if (auto method = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_FWD_METHOD]))
+    server.masquerade = (*method & IP_VS_CONN_F_FWD_MASK) == IP_VS_CONN_F_MASQ;
+  server.upper_threshold = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_U_THRESH]).value_or(0);
+  server.lower_threshold = read_scalar<uint32_t>(a[IPVS_DEST_ATTR_L_THRESH]).value_or(0);
   return server;
 }
 

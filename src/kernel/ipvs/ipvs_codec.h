@@ -16,7 +16,8 @@ namespace kvlb::kernel::ipvs {
 
 using Bytes = std::vector<uint8_t>;
 
-// ipvsadm's defaults for fields kvlb's model does not carry.
+// The netmask kvlb always programs (ipvsadm's default): the model only
+// observes it (VirtualService::netmask_bits, kFullNetmask for these).
 inline constexpr uint32_t kNetmaskV4 = 0xffffffff;
 inline constexpr uint32_t kNetmaskV6 = 128;  // a prefix length for IPv6
 
@@ -24,7 +25,9 @@ inline constexpr uint32_t kNetmaskV6 = 128;  // a prefix length for IPv6
 // NLM_F_REQUEST | NLM_F_ACK. Service commands carry the full service for
 // add/update and only its identity for delete; real-server commands carry the
 // service identity and the full destination (identity only for delete).
-// Forwarding is always masquerading.
+// Forwarding is always masquerading, without connection thresholds, and a
+// service gets a full netmask and no flags besides persistence, whatever the
+// model's observed-only fields say.
 Bytes encode_command(const IpvsCommand& command, uint16_t family_id, uint32_t seq);
 // Same bytes appended to `out`, for packing many requests into one send.
 void append_command(Bytes& out, const IpvsCommand& command, uint16_t family_id, uint32_t seq);
@@ -47,12 +50,13 @@ Result<std::vector<Reply>> split_replies(std::span<const uint8_t> datagram);
 
 // A message of a GET_SERVICE dump. nullopt for services kvlb's model cannot
 // describe (firewall-mark services, protocols other than tcp/udp/sctp): they
-// are never kvlb's, so callers leave them alone.
+// are never kvlb's, so callers leave them alone. The netmask and flags other
+// than persistence are reported in netmask_bits and extra_flags.
 Result<std::optional<model::VirtualService>> decode_service(std::span<const uint8_t> message);
 
-// A message of a GET_DEST dump, including connection counters. Destinations
-// without IPVS_DEST_ATTR_ADDR_FAMILY (kernels before 3.18) take the
-// service's family.
+// A message of a GET_DEST dump, including connection counters, forwarding
+// method (masquerade or not) and thresholds. Destinations without
+// IPVS_DEST_ATTR_ADDR_FAMILY (kernels before 3.18) take the service's family.
 Result<model::RealServer> decode_dest(std::span<const uint8_t> message, model::Family service_family);
 
 }  // namespace kvlb::kernel::ipvs

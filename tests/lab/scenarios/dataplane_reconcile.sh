@@ -98,10 +98,14 @@ lab_wait_for "lab_ns lb1 ipvsadm -Sn | grep -q -- '-r $holder -m -w 0'" 5 || lab
 lab_log "ok: $holder drained to weight 0"
 lab_wait_for "! lab_ns lb1 ipvsadm -Sn | grep -q -- '-t 20.20.20.1:80 -r $holder'" 10 || lab_fail "$holder not deleted after the drain timeout"
 lab_log "ok: $holder deleted after the drain timeout"
-wait $long || true
+wait $long || true  # the drained connection ends when its endpoint is deleted
+served=$("$LAB_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["answers"].get(sys.argv[2], 0))' \
+	"$LAB_OUT/long.json" "be${holder_ip##*.1}")
+lab_assert_eq true "$([ "$served" -ge 10 ] && echo true)" "the drained endpoint kept serving its connection ($served answers) until the timeout"
 
 lab_step "drift: ipvsadm -C is repaired within 5 s"
 write_config 5 ""
+lab_wait_for "lab_ns lb1 ipvsadm -Sn | grep -q -- '-t 20.20.20.1:80 -r $holder'" 5 || lab_fail "$holder not back"
 kvlb_wait_synced
 before=$(ipvs_rules | grep -v 192.0.2.10)
 lab_ns lb1 ipvsadm -C

@@ -149,6 +149,71 @@ TEST(FakeIpvs, ConnectionCountsSeededByTestsAreListed) {
   EXPECT_EQ(table.list()->front().real_servers.begin()->second.active_conns, 4u);
 }
 
+TEST(FakeIpvs, ForeignEditsAreListedAndUpdatesPutThemBack) {
+  FakeIpvsTable table;
+  auto service = vs("20.20.20.1", 80, "sh", 300);
+  auto server = rs("10.0.1.11", 8080, 3);
+  service.real_servers[server.key] = server;
+  table.apply({cmd(Kind::AddService, service), cmd(Kind::AddRealServer, service, server)});
+  table.clear_op_log();
+
+  // ipvsadm -e ... -g -x 5 -y 2, ipvsadm -E ... -M 255.255.255.0 -o
+  ASSERT_TRUE(table.route_directly(service.key, server.key));
+  ASSERT_TRUE(table.set_thresholds(service.key, server.key, 5, 2));
+  ASSERT_TRUE(table.set_netmask_bits(service.key, 24));
+  ASSERT_TRUE(table.set_extra_flags(service.key, 0x0004));
+  EXPECT_EQ(table.writes(), 2u);  // not kvlb's writes
+  EXPECT_TRUE(table.op_log().empty());
+  auto listed = table.list();
+  ASSERT_TRUE(listed.ok());
+  const auto& got = listed->front();
+  EXPECT_EQ(got.netmask_bits, 24u);
+  EXPECT_EQ(got.extra_flags, 0x0004u);
+  const auto& got_server = got.real_servers.at(server.key);
+  EXPECT_FALSE(got_server.masquerade);
+  EXPECT_EQ(got_server.upper_threshold, 5u);
+  EXPECT_EQ(got_server.lower_threshold, 2u);
+  EXPECT_FALSE(got.same_settings(service));
+  EXPECT_FALSE(got_server.same_settings(server));
+
+  // The updates the reconciler issues for that drift put kvlb's values back.
+  auto results = table.apply({cmd(Kind::UpdateService, service), cmd(Kind::UpdateRealServer, service, server)});
+  EXPECT_TRUE(results[0].ok() && results[1].ok());
+  EXPECT_EQ(table.list()->front(), service);
+
+  EXPECT_FALSE(table.route_directly(service.key, rs("10.0.1.12").key));
+  EXPECT_FALSE(table.set_thresholds(vs("20.20.20.2").key, server.key, 1, 1));
+  EXPECT_FALSE(table.set_netmask_bits(vs("20.20.20.2").key, 24));
+  EXPECT_FALSE(table.set_extra_flags(vs("20.20.20.2").key, 0x0004));
+}
+
+TEST(FakeIpvs, CommandsProgramKvlbsForwardingWhateverTheObservedFieldsSay) {
+  // As the netlink encoder does: a command built from an observed value (a
+  // drain copies the observed real server) still programs masquerading.
+  FakeIpvsTable table;
+  auto service = vs("20.20.20.1");
+  service.netmask_bits = 24;
+  service.extra_flags = 0x0004;
+  auto server = rs("10.0.1.11");
+  server.masquerade = false;
+  server.upper_threshold = 5;
+  server.lower_threshold = 2;
+  auto results = table.apply({cmd(Kind::AddService, service), cmd(Kind::AddRealServer, service, server)});
+  EXPECT_TRUE(results[0].ok() && results[1].ok());
+  const auto& s = table.services.at(service.key);
+  EXPECT_EQ(s.netmask_bits, model::VirtualService::kFullNetmask);
+  EXPECT_EQ(s.extra_flags, 0u);
+  const auto& r = s.real_servers.at(server.key);
+  EXPECT_TRUE(r.masquerade);
+  EXPECT_EQ(r.upper_threshold, 0u);
+  EXPECT_EQ(r.lower_threshold, 0u);
+
+  ASSERT_TRUE(table.route_directly(service.key, server.key));
+  server.weight = 0;
+  ASSERT_TRUE(apply1(table, cmd(Kind::UpdateRealServer, service, server)).ok());
+  EXPECT_TRUE(table.services.at(service.key).real_servers.at(server.key).masquerade);
+}
+
 TEST(FakeIpvs, InjectedFailureHitsOneObjectOthersGoOn) {
   FakeIpvsTable table;
   auto a = vs("20.20.20.1");

@@ -66,6 +66,8 @@ TEST(IpvsCodecDecode, PersistentService) {
   EXPECT_EQ(s.key, (model::VsKey{ip("20.20.20.1"), 80, model::Protocol::Tcp}));
   EXPECT_EQ(s.scheduler, "wlc");
   EXPECT_EQ(s.persistence_seconds, 300u);
+  EXPECT_EQ(s.netmask_bits, model::VirtualService::kFullNetmask);
+  EXPECT_EQ(s.extra_flags, 0u);  // PERSISTENT is persistence_seconds, HASHED the kernel's own
   EXPECT_TRUE(s.real_servers.empty());
 }
 
@@ -75,6 +77,80 @@ TEST(IpvsCodecDecode, TimeoutWithoutPersistentFlagIsNotPersistence) {
   auto decoded = decode_service(reply);
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ((*decoded)->persistence_seconds, 0u);
+  EXPECT_EQ((*decoded)->extra_flags, 0u);  // a timeout without the flag does nothing
+}
+
+// 20.20.20.1:80/tcp sh, persistent 300 s with netmask 255.255.255.0 and
+// one-packet scheduling (ipvsadm -A -t 20.20.20.1:80 -s sh -p 300 -M 255.255.255.0 -o).
+TEST(IpvsCodecDecode, ServiceWithSlash24NetmaskAndOnePacket) {
+  auto reply = bytes({
+      "88 00 00 00", "1c 00", "02 00", "07 00 00 00", "34 12 00 00",
+      "01 01 00 00",
+      "74 00 01 00",
+      "06 00 01 00", "02 00 00 00",                                 // AF_INET
+      "06 00 02 00", "06 00 00 00",                                 // tcp
+      "14 00 03 00", "14 14 14 01 00000000 00000000 00000000",
+      "06 00 04 00", "00 50 00 00",
+      "07 00 06 00", "73 68 00 00",                                 // "sh"
+      "0c 00 07 00", "07 00 00 00", "ff ff ff ff",                  // PERSISTENT | HASHED | ONEPACKET
+      "08 00 08 00", "2c 01 00 00",                                 // timeout 300
+      "08 00 09 00", "ff ff ff 00",                                 // NETMASK 255.255.255.0 (network order)
+      "0c 00 0a 00", "08 00 01 00", "00 00 00 00",
+      "14 00 0c 00", "04 00 0b 00",
+      "0c 00 01 00", "00 00 00 00 00 00 00 00",
+  });
+  auto decoded = decode_service(reply);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
+  ASSERT_TRUE(decoded->has_value());
+  const model::VirtualService& s = **decoded;
+  EXPECT_EQ(s.key, (model::VsKey{ip("20.20.20.1"), 80, model::Protocol::Tcp}));
+  EXPECT_EQ(s.scheduler, "sh");
+  EXPECT_EQ(s.persistence_seconds, 300u);
+  EXPECT_EQ(s.netmask_bits, 24u);
+  EXPECT_EQ(s.extra_flags, 0x0004u);  // IP_VS_SVC_F_ONEPACKET
+
+  // What kvlb would program differs in both, so the reconciler updates it.
+  model::VirtualService want;
+  want.key = s.key;
+  want.scheduler = "sh";
+  want.persistence_seconds = 300;
+  EXPECT_FALSE(want.same_settings(s));
+  auto only_netmask = s;
+  only_netmask.extra_flags = 0;
+  EXPECT_FALSE(want.same_settings(only_netmask));
+  only_netmask.netmask_bits = model::VirtualService::kFullNetmask;
+  EXPECT_TRUE(want.same_settings(only_netmask));
+}
+
+TEST(IpvsCodecDecode, V6NetmaskIsAPrefixLength) {
+  auto reply = bytes({
+      "68 00 00 00", "1c 00", "02 00", "01 00 00 00", "00 00 00 00",
+      "01 01 00 00",
+      "54 00 01 00",
+      "06 00 01 00", "0a 00 00 00",
+      "06 00 02 00", "06 00 00 00",
+      "14 00 03 00", "fd 00 00 00 00000000 00000000 00000001",
+      "06 00 04 00", "00 50 00 00",
+      "07 00 06 00", "72 72 00 00",
+      "0c 00 07 00", "02 00 00 00", "ff ff ff ff",
+      "08 00 08 00", "00 00 00 00",
+      "08 00 09 00", "40 00 00 00",                                 // /64, host order
+  });
+  auto decoded = decode_service(reply);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
+  ASSERT_TRUE(decoded->has_value());
+  EXPECT_EQ((*decoded)->netmask_bits, 64u);
+  EXPECT_EQ((*decoded)->extra_flags, 0u);
+}
+
+TEST(IpvsCodecDecode, PersistentFlagWithoutTimeoutIsAnExtraFlag) {
+  auto reply = kServiceReply;
+  const std::size_t timeout = 16 + 4 + 4 + 8 + 8 + 20 + 8 + 8 + 12 + 4;
+  reply[timeout] = reply[timeout + 1] = 0x00;  // TIMEOUT = 0, flags still PERSISTENT | HASHED
+  auto decoded = decode_service(reply);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ((*decoded)->persistence_seconds, 0u);
+  EXPECT_EQ((*decoded)->extra_flags, 0x0001u);  // IP_VS_SVC_F_PERSISTENT, which kvlb would clear
 }
 
 TEST(IpvsCodecDecode, ServiceV6Sctp) {
@@ -97,6 +173,8 @@ TEST(IpvsCodecDecode, ServiceV6Sctp) {
   EXPECT_EQ((*decoded)->key, (model::VsKey{ip("fd00::1"), 3868, model::Protocol::Sctp}));
   EXPECT_EQ((*decoded)->scheduler, "rr");
   EXPECT_EQ((*decoded)->persistence_seconds, 0u);
+  EXPECT_EQ((*decoded)->netmask_bits, model::VirtualService::kFullNetmask);  // 128
+  EXPECT_EQ((*decoded)->extra_flags, 0u);
 }
 
 TEST(IpvsCodecDecode, FirewallMarkServiceIsSkipped) {
@@ -157,6 +235,57 @@ TEST(IpvsCodecDecode, DestWithConnectionCounts) {
   EXPECT_EQ(decoded->weight, 3u);
   EXPECT_EQ(decoded->active_conns, 2u);
   EXPECT_EQ(decoded->inactive_conns, 9u);
+  EXPECT_TRUE(decoded->masquerade);
+  EXPECT_EQ(decoded->upper_threshold, 0u);
+  EXPECT_EQ(decoded->lower_threshold, 0u);
+}
+
+// 10.0.1.11:8080 switched to direct routing with thresholds by someone else
+// (ipvsadm -e -t 20.20.20.1:80 -r 10.0.1.11:8080 -g -w 3 -x 5 -y 2).
+TEST(IpvsCodecDecode, DestDirectRoutingWithThresholds) {
+  auto reply = bytes({
+      "8c 00 00 00", "1c 00", "02 00", "08 00 00 00", "34 12 00 00",
+      "05 01 00 00",                                                  // NEW_DEST
+      "78 00 02 00",                                                  // IPVS_CMD_ATTR_DEST, 120 bytes
+      "14 00 01 00", "0a 00 01 0b 00000000 00000000 00000000",        // ADDR
+      "06 00 02 00", "1f 90 00 00",                                   // PORT 8080
+      "08 00 03 00", "03 00 00 00",                                   // FWD_METHOD IP_VS_CONN_F_DROUTE
+      "08 00 04 00", "03 00 00 00",                                   // WEIGHT 3
+      "05 00 0d 00", "00 00 00 00",                                   // TUN_TYPE (u8)
+      "06 00 0e 00", "00 00 00 00",                                   // TUN_PORT
+      "06 00 0f 00", "00 00 00 00",                                   // TUN_FLAGS
+      "08 00 05 00", "05 00 00 00",                                   // U_THRESH 5
+      "08 00 06 00", "02 00 00 00",                                   // L_THRESH 2
+      "08 00 07 00", "00 00 00 00",                                   // ACTIVE_CONNS
+      "08 00 08 00", "00 00 00 00",                                   // INACT_CONNS
+      "08 00 09 00", "00 00 00 00",                                   // PERSIST_CONNS
+      "06 00 0b 00", "02 00 00 00",                                   // ADDR_FAMILY AF_INET
+  });
+  auto decoded = decode_dest(reply, model::Family::V4);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
+  EXPECT_EQ(decoded->key, (model::RealServerKey{ip("10.0.1.11"), 8080}));
+  EXPECT_EQ(decoded->weight, 3u);
+  EXPECT_FALSE(decoded->masquerade);
+  EXPECT_EQ(decoded->upper_threshold, 5u);
+  EXPECT_EQ(decoded->lower_threshold, 2u);
+
+  // The same weight, yet not what kvlb programs: the reconciler updates it.
+  model::RealServer want;
+  want.key = decoded->key;
+  want.weight = 3;
+  EXPECT_NE(*decoded, want);
+  EXPECT_FALSE(want.same_settings(*decoded));
+}
+
+TEST(IpvsCodecDecode, EveryForwardingMethodButMasqueradingIsNotMasquerading) {
+  // FWD_METHOD is at offset 16 + 4 + 4 + 20 + 8 + 4 of kDestReply.
+  for (uint8_t method : {1, 2, 3, 4}) {  // LOCALNODE, TUNNEL, DROUTE, BYPASS
+    auto reply = kDestReply;
+    reply[16 + 4 + 4 + 20 + 8 + 4] = method;
+    auto decoded = decode_dest(reply, model::Family::V4);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_FALSE(decoded->masquerade) << int(method);
+  }
 }
 
 TEST(IpvsCodecDecode, DestWithoutFamilyTakesTheServiceFamily) {

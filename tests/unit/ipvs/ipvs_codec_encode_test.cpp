@@ -178,6 +178,26 @@ TEST(IpvsCodecEncode, UpdateDestIsSetDest) {
   EXPECT_EQ(got, want);
 }
 
+// Observed-only fields never reach the kernel: an update programs kvlb's
+// forwarding, thresholds, netmask and flags whatever they say, which is what
+// puts someone else's changes back.
+TEST(IpvsCodecEncode, ObservedOnlyFieldsAreNotEncoded) {
+  auto s = service("20.20.20.1", 80, model::Protocol::Tcp, "rr");
+  auto drifted_service = s;
+  drifted_service.netmask_bits = 24;
+  drifted_service.extra_flags = 0x0004;  // IP_VS_SVC_F_ONEPACKET
+  EXPECT_EQ(encode_command(command(Kind::UpdateService, drifted_service), kFamily, 9),
+            encode_command(command(Kind::UpdateService, s), kFamily, 9));
+
+  auto server = real_server("10.0.1.11", 8080, 3);
+  auto drifted_server = server;
+  drifted_server.masquerade = false;
+  drifted_server.upper_threshold = 5;
+  drifted_server.lower_threshold = 2;
+  EXPECT_EQ(encode_command(command(Kind::UpdateRealServer, s, drifted_server), kFamily, 10),
+            encode_command(command(Kind::UpdateRealServer, s, server), kFamily, 10));
+}
+
 TEST(IpvsCodecEncode, DeleteDestCarriesOnlyIdentities) {
   auto s = service("20.20.20.1", 80, model::Protocol::Tcp, "rr");
   auto got = encode_command(command(Kind::DeleteRealServer, s, real_server("10.0.1.11", 8080, 3)), kFamily, 7);

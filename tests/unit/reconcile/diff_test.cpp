@@ -207,3 +207,14 @@ TEST(Diff, ServiceKvlbCreatedOnAHandMadeVipIsDeletedWhenUnconfigured) {
   options.managed = &managed;
   EXPECT_EQ(diff_log(desired_of({}), have, {}, options), (std::vector<std::string>{"DEL vs 20.20.20.5:80/tcp"}));
 }
+
+TEST(Diff, ForwardingMethodOrThresholdDriftIsPutBack) {
+  auto want = desired_of({service("20.20.20.1", 80, NatMode::Default, {{ip("10.0.1.11"), 8080, 1}})});
+  auto have = want;
+  auto& rs = have.ipvs.begin()->second.real_servers.begin()->second;
+  rs.masquerade = false;  // someone ran ipvsadm -e ... -g
+  rs.upper_threshold = 5;
+  have.ipvs.begin()->second.netmask_bits = 24;
+  EXPECT_EQ(diff_log(want, have), (std::vector<std::string>{"UPDATE vs 20.20.20.1:80/tcp sched=rr persist=0",
+                                                            "UPDATE rs 20.20.20.1:80/tcp -> 10.0.1.11:8080 weight=1"}));
+}
