@@ -48,6 +48,7 @@ Snapshot Controller::snapshot() const {
   s.last_errors = last_errors_;
   s.last_ops = last_ops_;
   s.counters = counters_;
+  s.counters.announce_failures = kernel_.addresses.announce_failures();
   s.synced = synced_;
   return s;
 }
@@ -72,14 +73,18 @@ bool Controller::read_kernel(ReconcileReport& report) {
   for (auto& vs : *services) observed.ipvs[vs.key] = std::move(vs);
   observed.nat_table_present = nat->intact;
   observed.snat = nat->intact ? nat->snat : std::set<model::SnatRule>{};
-  std::vector<model::IpAddress> node_addresses;
+  // The interface's own addresses, those of a subnet first: the onearm SNAT
+  // source must be the node's address on the link, not a /32 someone added.
+  std::vector<model::IpAddress> node_addresses, host_routes;
   for (const auto& a : *addresses) {
-    if (a.owned) observed.vips.insert(a.prefix.address);
-    else {
-      node_addresses.push_back(a.prefix.address);
-      observed.foreign_addresses.insert(a.prefix.address);
+    if (a.owned) {
+      observed.vips.insert(a.prefix.address);
+      continue;
     }
+    observed.foreign_addresses.insert(a.prefix.address);
+    (a.prefix.length < a.prefix.address.max_prefix() ? node_addresses : host_routes).push_back(a.prefix.address);
   }
+  node_addresses.insert(node_addresses.end(), host_routes.begin(), host_routes.end());
   if (node_addresses != node_addresses_) desired_kernel_.reset();  // onearm SNAT sources may change
   node_addresses_ = std::move(node_addresses);
   cache_ = std::move(observed);

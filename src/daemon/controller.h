@@ -33,6 +33,7 @@ struct Counters {
   uint64_t ops_applied = 0;
   uint64_t op_errors = 0;
   uint64_t read_errors = 0;
+  uint64_t announce_failures = 0;  // GARP / NA sends that failed
 };
 
 // A consistent copy for the REST API.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <thread>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -164,6 +165,7 @@ int main(int argc, char** argv) {
   }
 
   auto config_stamp = stamp_of(config_path);
+  model::DesiredState running = *desired;
   auto resync_every = std::chrono::seconds(desired->settings.resync_interval_seconds);
   auto next_resync = clock.now();
   auto retry_delay = 250ms;
@@ -198,16 +200,30 @@ int main(int argc, char** argv) {
       }
     }
     if (auto stamp = stamp_of(config_path); !(stamp == config_stamp)) {
-      config_stamp = stamp;
-      reload = true;
+      // A file being written in place changes again within moments: wait
+      // until it holds still, so half a file is never applied.
+      std::this_thread::sleep_for(50ms);
+      if (stamp == stamp_of(config_path)) {
+        config_stamp = stamp;
+        reload = true;
+      }
     }
     if (reload) {
       spdlog::info("reloading {}", config_path);
-      if (auto next = load(config_path)) {
+      auto next = load(config_path);
+      if (!next) {
+        spdlog::error("config invalid: keeping the running state");
+      } else if (next->node.interface != running.node.interface) {
+        spdlog::error("config: node.interface changed from {} to {}: restart kvlbd to move the VIPs; "
+                      "keeping the running state", running.node.interface, next->node.interface);
+      } else {
+        if (next->settings.api_listen != running.settings.api_listen)
+          spdlog::warn("config: api.listen changed to {}: takes effect when kvlbd restarts",
+                       next->settings.api_listen);
+        resync_every = std::chrono::seconds(next->settings.resync_interval_seconds);
+        running = *next;
         controller.set_desired(std::move(*next));
         dirty = true;
-      } else {
-        spdlog::error("config invalid: keeping the running state");
       }
     }
   }

@@ -98,7 +98,8 @@ nlohmann::json status_view(const Snapshot& s, const std::vector<kernel::SysctlRe
             {"fullReads", s.counters.full_reads},
             {"opsApplied", s.counters.ops_applied},
             {"opErrors", s.counters.op_errors},
-            {"readErrors", s.counters.read_errors}}}};
+            {"readErrors", s.counters.read_errors},
+            {"announceFailures", s.counters.announce_failures}}}};
 }
 
 std::string metrics_text(const Snapshot& s) {
@@ -111,6 +112,8 @@ std::string metrics_text(const Snapshot& s) {
   counter("kvlb_kernel_ops_applied_total", "Kernel changes applied.", s.counters.ops_applied);
   counter("kvlb_kernel_op_errors_total", "Kernel changes that failed.", s.counters.op_errors);
   counter("kvlb_kernel_read_errors_total", "Kernel reads that failed.", s.counters.read_errors);
+  counter("kvlb_vip_announce_failures_total", "Gratuitous ARP / unsolicited NA sends that failed.",
+          s.counters.announce_failures);
   m << "# HELP kvlb_synced Whether the last reconcile applied everything.\n# TYPE kvlb_synced gauge\nkvlb_synced "
     << (s.synced ? 1 : 0) << "\n";
   m << "# HELP kvlb_services Configured services.\n# TYPE kvlb_services gauge\nkvlb_services "

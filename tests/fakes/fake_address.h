@@ -30,6 +30,8 @@ class FakeAddressTable final : public kernel::AddressTable {
   Status delete_vip(const std::string& ifname, const model::IpAddress& vip) override;
   // Add and delete requests that reached an existing interface, failed or not.
   uint64_t writes() const override { return writes_; }
+  uint64_t announce_failures() const override { return announce_failures_; }
+  void fail_announcements() { ++announce_failures_; }  // as if a GARP send had failed
 
   // Same role as NetlinkAddressTable::announce.
   Status announce(const std::string& ifname, const model::IpAddress& vip);
@@ -48,6 +50,7 @@ class FakeAddressTable final : public kernel::AddressTable {
   std::map<model::IpAddress, int> failures_;
   std::vector<std::string> op_log_;
   uint64_t writes_ = 0;
+  uint64_t announce_failures_ = 0;
 };
 
 }  // namespace kvlb::fakes

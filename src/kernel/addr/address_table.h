@@ -26,6 +26,8 @@ class AddressTable {
   virtual Status add_vip(const std::string& ifname, const model::IpAddress& vip) = 0;
   virtual Status delete_vip(const std::string& ifname, const model::IpAddress& vip) = 0;
   virtual uint64_t writes() const = 0;
+  // Gratuitous ARP / NA sends that failed (the address itself was added).
+  virtual uint64_t announce_failures() const = 0;
 };
 
 }  // namespace kvlb::kernel

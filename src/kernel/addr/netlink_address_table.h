@@ -39,7 +39,7 @@ class NetlinkAddressTable final : public AddressTable {
 
   uint64_t announcements_sent() const { return announcements_sent_; }
   // Announcements that failed inside add_vip, and the latest such error.
-  uint64_t announce_failures() const { return announce_failures_; }
+  uint64_t announce_failures() const override { return announce_failures_; }
   const std::optional<Error>& last_announce_error() const { return last_announce_error_; }
 
  private:

@@ -216,3 +216,16 @@ TEST(ManagedStore, DamagedFileIsAnErrorAndAMissingOneIsEmpty) {
   EXPECT_FALSE(store.load().ok());
   std::filesystem::remove_all(dir);
 }
+
+TEST_F(ControllerTest, OnearmUsesTheInterfacesSubnetAddressNotAHandMadeHostAddress) {
+  // A /32 sorts before the node's own 10.10.0.1/24; the SNAT source must still be the latter.
+  addresses.seed_foreign("eth1", *model::IpPrefix::parse("10.0.0.9/32"));
+  ASSERT_TRUE(controller.reconcile(true).errors.empty());
+  EXPECT_TRUE(nat.snat().count({{*model::IpAddress::parse("20.20.20.2"), 53, model::Protocol::Udp},
+                                *model::IpAddress::parse("10.10.0.1")}));
+}
+
+TEST_F(ControllerTest, FailedAnnouncementsAreCounted) {
+  addresses.fail_announcements();
+  EXPECT_EQ(controller.snapshot().counters.announce_failures, 1u);
+}
