@@ -46,10 +46,8 @@ lab_assert_eq 23 "$(lab_ns lb1 ipvsadm -Sn | grep -c '^-A')" "23 virtual service
 lab_assert_eq 66 "$(lab_ns lb1 ipvsadm -Sn | grep -c '^-a')" "66 real servers"
 lab_assert_eq 66 "$(lab_ns lb1 ipvsadm -Sn | grep '^-a' | grep -c ' -m -w ')" "forwarding is masquerading"
 lab_assert_eq "-A -t 20.20.20.1:2003 -s rr -p 300" "$(lab_ns lb1 ipvsadm -Sn | grep '^-A -t 20.20.20.1:2003')" "persistence 300"
-for vip in 20.20.20.1/32 20.20.20.2/32 20.20.20.3/32 fd00:20::1/128; do
-	lab_ns lb1 ip -o addr show dev eth1 | grep -q " $vip " || lab_fail "VIP $vip missing on eth1"
-done
-lab_log "VIPs on eth1: ok"
+host_addresses=$(lab_ns lb1 ip -o addr show dev eth1 | awk '$4 ~ /\/(32|128)$/ {print $4}' | sort | tr '\n' ' ')
+lab_assert_eq "20.20.20.1/32 20.20.20.2/32 20.20.20.3/32 fd00:20::1/128 " "$host_addresses" "exactly the VIPs on eth1"
 nft_text=$(lab_ns lb1 nft list table inet kvlb)
 for element in "20.20.20.1 . tcp . 1002 : 10.10.0.1" "20.20.20.1 . tcp . 1003 : 20.20.20.1" \
 	"20.20.20.2 . tcp . 2004 : 20.20.20.9" "fd00:20::1 . sctp . 1009 : fd00:20::1" "fd00:20::1 . udp . 1005 : fd00:10::1"; do
@@ -103,7 +101,14 @@ lab_step "kvlbctl shows services, endpoints and connections"
 kvlb_ctl lb1 get lb | tee "$LAB_OUT/get-lb.txt"
 grep -q '| 20.20.20.1 *| 1003 *| tcp *| lab/tcp-fullnat *| rr *| fullnat *| 3 *| programmed' "$LAB_OUT/get-lb.txt" ||
 	lab_fail "get lb row for lab/tcp-fullnat"
-kvlb_ctl lb1 get ep | grep -c 'active' >/dev/null || lab_fail "get ep"
+ep_json=$(kvlb_ctl lb1 get ep -o json)
+lab_assert_eq '[["10.0.1.11:8080",1,1,"active"],["10.0.1.12:8080",2,2,"active"],["10.0.1.13:8080",3,3,"active"]]' \
+	"$("$LAB_PYTHON" -c 'import json,sys; print(json.dumps([[e["endpoint"],e["weight"],e["kernelWeight"],e["state"]] for e in json.loads(sys.argv[1]) if e["service"]=="lab/wrr"], separators=(",",":")))' "$ep_json")" \
+	"get ep: wrr endpoints with configured and kernel weights"
+lb_json=$(kvlb_ctl lb1 get lb -o json)
+lab_assert_eq '{"endpoints":3,"mode":"fullnat","name":"lab/snat-address","persistence":0,"port":2004,"programmed":true,"protocol":"tcp","scheduler":"rr","snat":"20.20.20.9","vip":"20.20.20.2"}' \
+	"$("$LAB_PYTHON" -c 'import json,sys; print(json.dumps([x for x in json.loads(sys.argv[1]) if x["name"]=="lab/snat-address"][0], sort_keys=True, separators=(",",":")))' "$lb_json")" \
+	"get lb -o json"
 lab_client --proto tcp --target 20.20.20.1 --port 1003 --count 10 --persistent --interval 0.5 >/dev/null &
 long_client=$!
 lab_wait_for "lab_ns lb1 conntrack -L -p tcp --orig-dst 20.20.20.1 --orig-port-dst 1003 --state ESTABLISHED 2>/dev/null | grep -q ESTABLISHED" 10
