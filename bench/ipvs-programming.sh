@@ -63,6 +63,8 @@ print(f"1% change: {k['changed_endpoints']} endpoints, {ch['ipvs_messages']} IPV
       f"{ch['nft_batches']} nft batches, kernel dump: {ch['kernel_read']}")
 idle = k["unchanged_second_apply"]
 print(f"second apply, nothing changed: {idle['ops']} ops, {idle['ipvs_messages']} IPVS messages")
+r = k["resync_full_read"]
+print(f"periodic resync (full kernel read, nothing changed): {r['wall_s']*1000:.0f} ms, {r['ops']} ops")
 ok = c["errors"] == 0 and ch["errors"] == 0 and i["rc"] == 0 and ic_change["rc"] == 0 and kc == ic and same
 print("bench:", "OK" if ok else "FAILED", c.get("first_error", ""))
 sys.exit(0 if ok else 1)

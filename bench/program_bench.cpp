@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   controller.set_desired(desired);
   auto change = run(false);
   auto idle = run(false);
+  auto resync = run(true);  // the periodic full read of the kernel, nothing to change
 
   nlohmann::json out = {{"services", services},
                         {"endpoints_per_service", endpoints},
@@ -189,6 +190,7 @@ int main(int argc, char** argv) {
                         {"change", change},
                         {"changed_endpoints", changed},
                         {"unchanged_second_apply", idle},
+                        {"resync_full_read", resync},
                         {"peak_rss_kib", peak_rss_kib()}};
   std::cout << out.dump(2) << "\n";
   return cold["errors"] == 0 && change["errors"] == 0 ? 0 : 1;

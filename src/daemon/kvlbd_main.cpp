@@ -181,7 +181,10 @@ int main(int argc, char** argv) {
       dirty = !report.errors.empty();
       // Errors are retried with exponential backoff up to the resync interval.
       retry_delay = dirty ? std::min<std::chrono::milliseconds>(retry_delay * 2, resync_every) : 250ms;
-      if (full) next_resync = clock.now() + resync_every;
+      // A full read of a very large table is costly: never spend more than
+      // a fifth of the time re-reading the kernel.
+      if (full)
+        next_resync = clock.now() + std::max<std::chrono::steady_clock::duration>(resync_every, report.took * 4);
     }
     auto wake = std::min(next_resync, dirty ? clock.now() + retry_delay : next_resync);
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - clock.now());
