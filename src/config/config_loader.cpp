@@ -1,231 +1,294 @@
 #include "config/config_loader.h"
 
-#include <yaml-cpp/yaml.h>
-
+#include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <initializer_list>
+#include <map>
 #include <set>
 #include <sstream>
+
+#include "config/field_checks.h"
+#include "config/yaml_tree.h"
 
 namespace kvlb::config {
 namespace {
 
 using model::IpAddress;
 
+inline constexpr uint64_t kMaxPersistenceSeconds = 2592000;  // 30 days: the kernel keeps timeout*HZ in a u32
+
 // Walks the YAML tree, collecting errors instead of stopping at the first.
+// Every node it is handed exists: a missing key is reported by the caller,
+// at the line of the mapping that lacks it.
 class Parser {
  public:
   explicit Parser(std::string file) : file_(std::move(file)) {}
 
   std::vector<ConfigError> errors;
 
-  void fail(const YAML::Node& node, const std::string& field, const std::string& message) {
-    int line = node.IsDefined() ? node.Mark().line + 1 : 0;
-    errors.push_back({file_, line, field, message});
+  void fail(const YamlNode& node, const std::string& field, const std::string& message) {
+    errors.push_back({file_, node.line(), field, message});
   }
 
-  // Refuses keys the schema does not know: a typo must not be silently ignored.
-  void check_keys(const YAML::Node& map, const std::string& field, const std::set<std::string>& allowed) {
-    for (const auto& kv : map) {
-      auto key = kv.first.as<std::string>();
-      if (!allowed.count(key)) fail(kv.first, join(field, key), "unknown key");
+  // Refuses keys the schema does not know (a typo must not be silently
+  // ignored), keys that are not strings and a key given twice.
+  void check_keys(const YamlNode& map, const std::string& field, std::initializer_list<std::string_view> allowed) {
+    int first_line[16] = {};  // per allowed key (the schema has at most 9): line first seen on, 0 if not yet
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      auto key = map.key(i);
+      if (!key.is_scalar() && !key.is_null()) {
+        fail(key, field.empty() ? "(top level)" : field, "keys must be strings");
+        continue;
+      }
+      auto text = key.text();
+      std::size_t slot = 0;
+      for (auto name : allowed) {
+        if (name == text) break;
+        ++slot;
+      }
+      if (slot == allowed.size()) fail(key, join(field, text), "unknown key");
+      else if (slot >= std::size(first_line)) continue;
+      else if (first_line[slot])
+        fail(key, join(field, text), "duplicate key (first on line " + std::to_string(first_line[slot]) + ")");
+      else first_line[slot] = key.line();
     }
   }
 
-  bool require_map(const YAML::Node& node, const std::string& field) {
-    if (node.IsMap()) return true;
+  // The value under `key`, or nullopt after reporting it missing.
+  std::optional<YamlNode> required(const YamlNode& map, std::string_view key, const std::string& field) {
+    auto value = map.find(key);
+    if (!value) fail(map, field, "is required");
+    return value;
+  }
+
+  bool require_map(const YamlNode& node, const std::string& field) {
+    if (node.is_mapping()) return true;
     fail(node, field, "must be a mapping");
     return false;
   }
 
-  std::optional<std::string> string_of(const YAML::Node& node, const std::string& field) {
-    if (!node.IsScalar()) {
-      fail(node, field, node.IsDefined() ? "must be a string" : "is required");
+  std::optional<std::string> string_of(const YamlNode& node, const std::string& field) {
+    if (!node.is_scalar()) {
+      fail(node, field, "must be a string");
       return std::nullopt;
     }
-    return node.Scalar();
+    return std::string(node.text());
   }
 
-  std::optional<uint64_t> uint_of(const YAML::Node& node, const std::string& field, uint64_t min, uint64_t max) {
-    if (!node.IsScalar()) {
-      fail(node, field, node.IsDefined() ? "must be a number" : "is required");
+  std::optional<std::string> name_of(const YamlNode& node, const std::string& field) {
+    auto name = string_of(node, field);
+    if (!name) return std::nullopt;
+    if (auto problem = name_problem(*name)) {
+      fail(node, field, *problem);
       return std::nullopt;
     }
-    const auto& text = node.Scalar();
+    return name;
+  }
+
+  std::optional<uint64_t> uint_of(const YamlNode& node, const std::string& field, uint64_t min, uint64_t max) {
+    if (!node.is_scalar()) {
+      fail(node, field, "must be a number");
+      return std::nullopt;
+    }
+    auto text = node.text();
     uint64_t value = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || ptr != text.data() + text.size() || value < min || value > max) {
       fail(node, field,
-           "must be " + std::to_string(min) + ".." + std::to_string(max) + " (got " + text + ")");
+           "must be " + std::to_string(min) + ".." + std::to_string(max) + " (got " + std::string(text) + ")");
       return std::nullopt;
     }
     return value;
   }
 
-  std::optional<IpAddress> ip_of(const YAML::Node& node, const std::string& field) {
+  // An address kvlb can program: a VIP, an endpoint or a SNAT source.
+  std::optional<IpAddress> ip_of(const YamlNode& node, const std::string& field) {
     auto text = string_of(node, field);
     if (!text) return std::nullopt;
     auto ip = IpAddress::parse(*text);
-    if (!ip) fail(node, field, "not an IPv4 or IPv6 address (got " + *text + ")");
+    if (!ip) {
+      fail(node, field, "not an IPv4 or IPv6 address (got " + *text + ")");
+      return std::nullopt;
+    }
+    if (!ip->is_usable_unicast()) {
+      fail(node, field,
+           "must be a unicast address, not unspecified, loopback, multicast or broadcast (got " + *text + ")");
+      return std::nullopt;
+    }
     return ip;
   }
 
-  static std::string join(const std::string& parent, const std::string& key) {
-    return parent.empty() ? key : parent + "." + key;
+  static std::string join(const std::string& parent, std::string_view key) {
+    return parent.empty() ? std::string(key) : parent + "." + std::string(key);
   }
 
-  void parse_root(const YAML::Node& root, model::DesiredState& state);
+  void parse_root(const YamlNode& root, model::DesiredState& state);
+  void parse_service(const YamlNode& node, std::size_t index, std::vector<model::Service>& out);
 
  private:
-  void parse_node(const YAML::Node& node, model::NodeConfig& out);
-  void parse_api(const YAML::Node& node, model::Settings& out);
-  void parse_reconcile(const YAML::Node& node, model::Settings& out);
-  void parse_service(const YAML::Node& node, const std::string& field, std::vector<model::Service>& out);
-  void parse_endpoint(const YAML::Node& node, const std::string& field, model::Service& service);
+  void parse_node(const YamlNode& node, model::NodeConfig& out);
+  void parse_api(const YamlNode& node, model::Settings& out);
+  void parse_reconcile(const YamlNode& node, model::Settings& out);
+  void parse_endpoint(const YamlNode& node, const std::string& field, model::Service& service, bool vip_ok,
+                      std::set<model::RealServerKey>& seen);
 
   std::string file_;
-  std::map<model::VsKey, std::string> seen_;  // duplicate detection: key -> field of first use
+  std::map<model::VsKey, std::size_t> seen_;  // duplicate detection: key -> index of its first service
 };
 
-void Parser::parse_root(const YAML::Node& root, model::DesiredState& state) {
-  if (!root.IsDefined() || root.IsNull()) {
+void Parser::parse_root(const YamlNode& root, model::DesiredState& state) {
+  if (root.is_null()) {
     fail(root, "", "empty config");
     return;
   }
   if (!require_map(root, "(top level)")) return;
   check_keys(root, "", {"node", "api", "reconcile", "services"});
-  parse_node(root["node"], state.node);
-  if (root["api"]) parse_api(root["api"], state.settings);
-  if (root["reconcile"]) parse_reconcile(root["reconcile"], state.settings);
-  const auto services = root["services"];
-  if (!services || services.IsNull()) return;
-  if (!services.IsSequence()) {
-    fail(services, "services", "must be a list");
+  if (auto node = required(root, "node", "node")) parse_node(*node, state.node);
+  if (auto api = root.find("api")) parse_api(*api, state.settings);
+  if (auto reconcile = root.find("reconcile")) parse_reconcile(*reconcile, state.settings);
+  auto services = root.find("services");
+  if (!services || services->is_null()) return;
+  if (!services->is_sequence()) {
+    fail(*services, "services", "must be a list");
     return;
   }
-  for (std::size_t i = 0; i < services.size(); ++i)
-    parse_service(services[i], "services[" + std::to_string(i) + "]", state.services);
+  // Usually empty here: the items were streamed to parse_service() while the
+  // document was read (see load_config_text).
+  for (std::size_t i = 0; i < services->size(); ++i) parse_service(services->item(i), i, state.services);
 }
 
-void Parser::parse_node(const YAML::Node& node, model::NodeConfig& out) {
-  if (!node) {
-    fail(node, "node", "is required");
-    return;
-  }
+void Parser::parse_node(const YamlNode& node, model::NodeConfig& out) {
   if (!require_map(node, "node")) return;
   check_keys(node, "node", {"name", "interface"});
-  if (auto name = string_of(node["name"], "node.name")) out.name = *name;
-  if (auto ifname = string_of(node["interface"], "node.interface")) {
-    if (ifname->empty() || ifname->size() > 15)
-      fail(node["interface"], "node.interface", "must be an interface name of 1..15 characters");
-    out.interface = *ifname;
+  if (auto name = required(node, "name", "node.name"))
+    if (auto text = name_of(*name, "node.name")) out.name = *text;
+  if (auto ifname = required(node, "interface", "node.interface")) {
+    if (auto text = string_of(*ifname, "node.interface")) {
+      if (text->empty() || text->size() > 15)
+        fail(*ifname, "node.interface", "must be an interface name of 1..15 characters");
+      out.interface = *text;
+    }
   }
 }
 
-void Parser::parse_api(const YAML::Node& node, model::Settings& out) {
+void Parser::parse_api(const YamlNode& node, model::Settings& out) {
   if (!require_map(node, "api")) return;
   check_keys(node, "api", {"listen"});
-  if (node["listen"]) {
-    if (auto listen = string_of(node["listen"], "api.listen")) out.api_listen = *listen;
+  if (auto listen = node.find("listen")) {
+    if (auto text = string_of(*listen, "api.listen")) {
+      if (auto problem = listen_problem(*text)) fail(*listen, "api.listen", *problem);
+      else out.api_listen = *text;
+    }
   }
 }
 
-void Parser::parse_reconcile(const YAML::Node& node, model::Settings& out) {
+void Parser::parse_reconcile(const YamlNode& node, model::Settings& out) {
   if (!require_map(node, "reconcile")) return;
   check_keys(node, "reconcile", {"drainTimeoutSeconds", "resyncIntervalSeconds"});
-  if (node["drainTimeoutSeconds"])
-    if (auto v = uint_of(node["drainTimeoutSeconds"], "reconcile.drainTimeoutSeconds", 0, 86400))
+  if (auto drain = node.find("drainTimeoutSeconds"))
+    if (auto v = uint_of(*drain, "reconcile.drainTimeoutSeconds", 0, 86400))
       out.drain_timeout_seconds = static_cast<uint32_t>(*v);
-  if (node["resyncIntervalSeconds"])
-    if (auto v = uint_of(node["resyncIntervalSeconds"], "reconcile.resyncIntervalSeconds", 1, 3600))
+  if (auto resync = node.find("resyncIntervalSeconds"))
+    if (auto v = uint_of(*resync, "reconcile.resyncIntervalSeconds", 1, 3600))
       out.resync_interval_seconds = static_cast<uint32_t>(*v);
 }
 
-void Parser::parse_service(const YAML::Node& node, const std::string& field, std::vector<model::Service>& out) {
+void Parser::parse_service(const YamlNode& node, std::size_t index, std::vector<model::Service>& out) {
+  const std::string field = "services[" + std::to_string(index) + "]";
   if (!require_map(node, field)) return;
   check_keys(node, field,
              {"name", "vip", "port", "protocol", "scheduler", "persistence", "mode", "snatAddress", "endpoints"});
   model::Service svc;
   std::size_t errors_before = errors.size();
-  if (auto name = string_of(node["name"], field + ".name")) {
-    if (name->empty()) fail(node["name"], field + ".name", "must not be empty");
-    svc.name = *name;
-  }
-  if (auto vip = ip_of(node["vip"], field + ".vip")) svc.key.vip = *vip;
-  if (auto port = uint_of(node["port"], field + ".port", 1, 65535)) svc.key.port = static_cast<uint16_t>(*port);
-  if (node["protocol"]) {
-    if (auto text = string_of(node["protocol"], field + ".protocol")) {
-      if (auto proto = model::parse_protocol(*text)) svc.key.protocol = *proto;
-      else fail(node["protocol"], field + ".protocol", "unknown protocol '" + *text + "' (tcp, udp, sctp)");
+  if (auto name = required(node, "name", field + ".name"))
+    if (auto text = name_of(*name, field + ".name")) svc.name = std::move(*text);
+  bool vip_ok = false;
+  if (auto vip = required(node, "vip", field + ".vip")) {
+    if (auto ip = ip_of(*vip, field + ".vip")) {
+      svc.key.vip = *ip;
+      vip_ok = true;
     }
   }
-  if (node["scheduler"]) {
-    if (auto text = string_of(node["scheduler"], field + ".scheduler")) {
+  if (auto port = required(node, "port", field + ".port"))
+    if (auto v = uint_of(*port, field + ".port", 1, 65535)) svc.key.port = static_cast<uint16_t>(*v);
+  if (auto protocol = node.find("protocol")) {
+    if (auto text = string_of(*protocol, field + ".protocol")) {
+      if (auto proto = model::parse_protocol(*text)) svc.key.protocol = *proto;
+      else fail(*protocol, field + ".protocol", "unknown protocol '" + *text + "' (tcp, udp, sctp)");
+    }
+  }
+  if (auto scheduler = node.find("scheduler")) {
+    if (auto text = string_of(*scheduler, field + ".scheduler")) {
       if (model::is_known_scheduler(*text)) svc.scheduler = *text;
       else
-        fail(node["scheduler"], field + ".scheduler",
+        fail(*scheduler, field + ".scheduler",
              "unknown scheduler '" + *text + "' (rr wrr lc wlc sh mh sed nq dh lblc lblcr fo ovf twos)");
     }
   }
-  if (node["persistence"])
-    if (auto v = uint_of(node["persistence"], field + ".persistence", 0, 31536000))
+  if (auto persistence = node.find("persistence"))
+    if (auto v = uint_of(*persistence, field + ".persistence", 0, kMaxPersistenceSeconds))
       svc.persistence_seconds = static_cast<uint32_t>(*v);
-  if (node["mode"]) {
-    if (auto text = string_of(node["mode"], field + ".mode")) {
-      if (auto mode = model::parse_nat_mode(*text)) svc.mode = *mode;
-      else fail(node["mode"], field + ".mode", "unknown mode '" + *text + "' (default, onearm, fullnat)");
+  if (auto mode = node.find("mode")) {
+    if (auto text = string_of(*mode, field + ".mode")) {
+      if (auto parsed = model::parse_nat_mode(*text)) svc.mode = *parsed;
+      else fail(*mode, field + ".mode", "unknown mode '" + *text + "' (default, onearm, fullnat)");
     }
   }
-  if (node["snatAddress"]) {
-    if (auto ip = ip_of(node["snatAddress"], field + ".snatAddress")) {
-      if (ip->family() != svc.key.vip.family())
-        fail(node["snatAddress"], field + ".snatAddress", "address family differs from the vip");
+  if (auto snat = node.find("snatAddress")) {
+    if (auto ip = ip_of(*snat, field + ".snatAddress")) {
+      if (vip_ok && ip->family() != svc.key.vip.family())
+        fail(*snat, field + ".snatAddress", "address family differs from the vip");
       if (svc.mode == model::NatMode::Default)
-        fail(node["snatAddress"], field + ".snatAddress", "only valid with mode onearm or fullnat");
+        fail(*snat, field + ".snatAddress", "only valid with mode onearm or fullnat");
       svc.snat_address = *ip;
     }
   }
-  const auto endpoints = node["endpoints"];
-  if (endpoints && !endpoints.IsNull()) {
-    if (!endpoints.IsSequence()) {
-      fail(endpoints, field + ".endpoints", "must be a list");
+  auto endpoints = node.find("endpoints");
+  if (endpoints && !endpoints->is_null()) {
+    if (!endpoints->is_sequence()) {
+      fail(*endpoints, field + ".endpoints", "must be a list");
     } else {
-      for (std::size_t i = 0; i < endpoints.size(); ++i)
-        parse_endpoint(endpoints[i], field + ".endpoints[" + std::to_string(i) + "]", svc);
+      svc.endpoints.reserve(endpoints->size());
+      std::set<model::RealServerKey> seen;
+      for (std::size_t i = 0; i < endpoints->size(); ++i)
+        parse_endpoint(endpoints->item(i), field + ".endpoints[" + std::to_string(i) + "]", svc, vip_ok, seen);
     }
   }
   if (errors.size() != errors_before) return;
-  auto [it, inserted] = seen_.emplace(svc.key, field);
+  auto [it, inserted] = seen_.emplace(svc.key, index);
   if (!inserted) {
-    fail(node, field, "duplicate vip:port/protocol " + svc.key.str() + " (also in " + it->second + ")");
+    fail(node, field,
+         "duplicate vip:port/protocol " + svc.key.str() + " (also in services[" + std::to_string(it->second) + "])");
     return;
   }
   out.push_back(std::move(svc));
 }
 
-void Parser::parse_endpoint(const YAML::Node& node, const std::string& field, model::Service& svc) {
+void Parser::parse_endpoint(const YamlNode& node, const std::string& field, model::Service& svc, bool vip_ok,
+                            std::set<model::RealServerKey>& seen) {
   if (!require_map(node, field)) return;
   check_keys(node, field, {"ip", "port", "weight"});
   model::Endpoint ep;
-  auto ip = ip_of(node["ip"], field + ".ip");
-  auto port = uint_of(node["port"], field + ".port", 1, 65535);
-  if (node["weight"])
-    if (auto w = uint_of(node["weight"], field + ".weight", 0, model::kMaxWeight))
-      ep.weight = static_cast<uint32_t>(*w);
-  if (!ip || !port) return;
+  std::optional<IpAddress> ip;
+  std::optional<uint64_t> port;
+  if (auto value = required(node, "ip", field + ".ip")) ip = ip_of(*value, field + ".ip");
+  if (auto value = required(node, "port", field + ".port")) port = uint_of(*value, field + ".port", 1, 65535);
+  if (auto weight = node.find("weight"))
+    if (auto w = uint_of(*weight, field + ".weight", 0, model::kMaxWeight)) ep.weight = static_cast<uint32_t>(*w);
+  if (!ip || !port || !vip_ok) return;
   if (ip->family() != svc.key.vip.family()) {
-    fail(node["ip"], field + ".ip",
+    fail(*node.find("ip"), field + ".ip",
          std::string("IPv") + (ip->is_v4() ? "4" : "6") + " endpoint for an IPv" + (svc.key.vip.is_v4() ? "4" : "6") +
              " vip");
     return;
   }
   ep.ip = *ip;
   ep.port = static_cast<uint16_t>(*port);
-  for (const auto& other : svc.endpoints)
-    if (other.ip == ep.ip && other.port == ep.port) {
-      fail(node, field, "duplicate endpoint " + ep.ip.with_port(ep.port));
-      return;
-    }
+  if (!seen.insert({ep.ip, ep.port}).second) {
+    fail(node, field, "duplicate endpoint " + ep.ip.with_port(ep.port));
+    return;
+  }
   svc.endpoints.push_back(ep);
 }
 
@@ -244,25 +307,49 @@ std::string ConfigError::str() const {
 LoadResult load_config_text(const std::string& text, const std::string& name) {
   LoadResult result;
   Parser parser(name);
-  try {
-    parser.parse_root(YAML::Load(text), result.state);
-  } catch (const YAML::Exception& e) {
-    parser.errors.push_back({name, e.mark.line + 1, "", "YAML syntax: " + e.msg});
+  // Each service is checked as soon as it has been read and its nodes are
+  // dropped: a YAML tree of 10,000 services x 10 endpoints never exists.
+  auto doc = YamlDocument::parse(text, "services", [&](const YamlNode& service, std::size_t index) {
+    parser.parse_service(service, index, result.state.services);
+  });
+  if (const auto& error = doc.error()) {
+    result.state = {};
+    result.errors.push_back({name, error->line, "", error->message});
+    return result;
   }
+  auto root = doc.root();
+  if (!root) {
+    result.errors.push_back({name, 0, "", "empty config"});
+    return result;
+  }
+  parser.parse_root(*root, result.state);
+  // Services were checked before the rest of the file: report in file order.
+  std::stable_sort(parser.errors.begin(), parser.errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
   result.errors = std::move(parser.errors);
   return result;
 }
 
 LoadResult load_config_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
     result.errors.push_back({path, 0, "", "cannot read file"});
     return result;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return load_config_text(text.str(), path);
+  std::string text;
+  if (auto size = in.seekg(0, std::ios::end).tellg(); size > 0) text.reserve(static_cast<std::size_t>(size));
+  in.clear();  // a pipe cannot seek: then read it from where it is
+  in.seekg(0, std::ios::beg);
+  in.clear();
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) text.append(buffer, static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) {
+    LoadResult result;
+    result.errors.push_back({path, 0, "", "cannot read file"});
+    return result;
+  }
+  return load_config_text(text, path);
 }
 
 }  // namespace kvlb::config

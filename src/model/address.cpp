@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -46,6 +47,27 @@ std::string IpAddress::str() const {
 
 std::string IpAddress::with_port(uint16_t port) const {
   return is_v4() ? str() + ":" + std::to_string(port) : "[" + str() + "]:" + std::to_string(port);
+}
+
+namespace {
+bool is_usable_unicast_v4(const uint8_t* b) {
+  if (b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0) return false;          // unspecified
+  if (b[0] == 127) return false;                                               // loopback 127/8
+  if ((b[0] & 0xf0) == 0xe0) return false;                                     // multicast 224/4
+  if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255) return false;  // limited broadcast
+  return true;
+}
+}  // namespace
+
+bool IpAddress::is_usable_unicast() const {
+  if (is_v4()) return is_usable_unicast_v4(bytes_.data());
+  static constexpr std::array<uint8_t, 12> kMappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(bytes_.data(), kMappedPrefix.data(), kMappedPrefix.size()) == 0)
+    return is_usable_unicast_v4(bytes_.data() + 12);
+  if (bytes_[0] == 0xff) return false;  // multicast ff00::/8
+  bool zero_but_last = std::all_of(bytes_.begin(), bytes_.begin() + 15, [](uint8_t b) { return b == 0; });
+  if (zero_but_last && (bytes_[15] == 0 || bytes_[15] == 1)) return false;  // :: and ::1
+  return true;
 }
 
 std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {

@@ -29,6 +29,12 @@ class IpAddress {
   std::string str() const;     // canonical text form
   std::string with_port(uint16_t port) const;  // 1.2.3.4:80 or [::1]:80
 
+  // True for an address that can be a VIP, a real server or a SNAT source:
+  // not unspecified (0.0.0.0, ::), loopback (127/8, ::1), multicast (224/4,
+  // ff00::/8) or the limited broadcast 255.255.255.255. An IPv4-mapped IPv6
+  // address (::ffff:a.b.c.d) is judged by its IPv4 address.
+  bool is_usable_unicast() const;
+
   auto operator<=>(const IpAddress&) const = default;
 
  private:
