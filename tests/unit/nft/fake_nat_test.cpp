@@ -14,16 +14,10 @@ using kernel::NatBatch;
 using model::Protocol;
 using nft_test::snat;
 
-const model::SnatRule kWeb = snat("20.20.20.1", 80, Protocol::Tcp, "20.20.20.1");
-const model::SnatRule kDns = snat("20.20.20.1", 53, Protocol::Udp, "20.20.20.1");
-const model::SnatRule kWeb6 = snat("fd00::1", 80, Protocol::Tcp, "fd00::1");
-
-NatBatch recreate_with(std::vector<model::SnatRule> add) {
-  NatBatch batch;
-  batch.recreate_table = true;
-  batch.add = std::move(add);
-  return batch;
-}
+using nft_test::kDns;
+using nft_test::kWeb;
+using nft_test::kWeb6;
+using nft_test::recreate_with;
 
 NatBatch adding(std::vector<model::SnatRule> add) {
   NatBatch batch;

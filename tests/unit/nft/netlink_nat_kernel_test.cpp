@@ -23,17 +23,11 @@ using model::Protocol;
 using nft_test::run;
 using nft_test::snat;
 
-const model::SnatRule kWeb = snat("20.20.20.1", 80, Protocol::Tcp, "20.20.20.1");
-const model::SnatRule kDns = snat("20.20.20.1", 53, Protocol::Udp, "20.20.20.1");
+using nft_test::kDns;
+using nft_test::kWeb;
+using nft_test::kWeb6;
+using nft_test::recreate_with;
 const model::SnatRule kSctp = snat("20.20.20.2", 9999, Protocol::Sctp, "192.168.50.10");
-const model::SnatRule kWeb6 = snat("fd00::1", 80, Protocol::Tcp, "fd00::1");
-
-NatBatch recreate_with(std::vector<model::SnatRule> add) {
-  NatBatch batch;
-  batch.recreate_table = true;
-  batch.add = std::move(add);
-  return batch;
-}
 
 double milliseconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -11,6 +11,8 @@
 
 #include "model/types.h"
 
+#include "kernel/nft/nat_table.h"
+
 namespace kvlb::nft_test {
 
 inline model::IpAddress ip(std::string_view text) { return *model::IpAddress::parse(text); }
@@ -56,6 +58,18 @@ inline std::vector<std::pair<std::string, std::vector<uint8_t>>> read_named_hex(
     out.emplace_back(line.substr(0, space), from_hex(line.substr(space + 1)));
   }
   return out;
+}
+
+// Sample entries shared by the fake's and the kernel's tests.
+inline const model::SnatRule kWeb = snat("20.20.20.1", 80, model::Protocol::Tcp, "20.20.20.1");
+inline const model::SnatRule kDns = snat("20.20.20.1", 53, model::Protocol::Udp, "20.20.20.1");
+inline const model::SnatRule kWeb6 = snat("fd00::1", 80, model::Protocol::Tcp, "fd00::1");
+
+inline kernel::NatBatch recreate_with(std::vector<model::SnatRule> add) {
+  kernel::NatBatch batch;
+  batch.recreate_table = true;
+  batch.add = std::move(add);
+  return batch;
 }
 
 }  // namespace kvlb::nft_test
