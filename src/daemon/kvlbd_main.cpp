@@ -46,10 +46,15 @@ FileStamp stamp_of(const std::string& path) {
   return {st.st_mtim, st.st_size, st.st_ino};
 }
 
-std::optional<model::DesiredState> load(const std::string& path) {
+// At start (and for --check) problems go to stderr as plain lines; on reload
+// they go to the log.
+std::optional<model::DesiredState> load(const std::string& path, bool plain_errors) {
   auto loaded = config::load_config_file(path);
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) spdlog::error("config: {}", e.str());
+    for (const auto& e : loaded.errors) {
+      if (plain_errors) std::cerr << e.str() << "\n";
+      else spdlog::error("config: {}", e.str());
+    }
     return std::nullopt;
   }
   return std::move(loaded.state);
@@ -106,7 +111,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  auto desired = load(config_path);
+  auto desired = load(config_path, true);
   if (!desired) return kExitConfigInvalid;
   if (check_only) {
     std::cout << config_path << ": OK, " << desired->services.size() << " services\n";
@@ -213,7 +218,7 @@ int main(int argc, char** argv) {
     }
     if (reload) {
       spdlog::info("reloading {}", config_path);
-      auto next = load(config_path);
+      auto next = load(config_path, false);
       if (!next) {
         spdlog::error("config invalid: keeping the running state");
       } else if (next->node.interface != running.node.interface) {
