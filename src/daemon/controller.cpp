@@ -49,6 +49,7 @@ Snapshot Controller::snapshot() const {
   s.last_ops = last_ops_;
   s.counters = counters_;
   s.counters.announce_failures = kernel_.addresses.announce_failures();
+  s.counters.netlink_writes = kernel_.ipvs.writes() + kernel_.nat.writes() + kernel_.addresses.writes();
   s.synced = synced_;
   return s;
 }

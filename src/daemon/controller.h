@@ -34,6 +34,7 @@ struct Counters {
   uint64_t op_errors = 0;
   uint64_t read_errors = 0;
   uint64_t announce_failures = 0;  // GARP / NA sends that failed
+  uint64_t netlink_writes = 0;     // state-changing messages / batches sent to the kernel
 };
 
 // A consistent copy for the REST API.

@@ -99,7 +99,8 @@ nlohmann::json status_view(const Snapshot& s, const std::vector<kernel::SysctlRe
             {"opsApplied", s.counters.ops_applied},
             {"opErrors", s.counters.op_errors},
             {"readErrors", s.counters.read_errors},
-            {"announceFailures", s.counters.announce_failures}}}};
+            {"announceFailures", s.counters.announce_failures},
+            {"netlinkWrites", s.counters.netlink_writes}}}};
 }
 
 std::string metrics_text(const Snapshot& s) {
@@ -112,6 +113,8 @@ std::string metrics_text(const Snapshot& s) {
   counter("kvlb_kernel_ops_applied_total", "Kernel changes applied.", s.counters.ops_applied);
   counter("kvlb_kernel_op_errors_total", "Kernel changes that failed.", s.counters.op_errors);
   counter("kvlb_kernel_read_errors_total", "Kernel reads that failed.", s.counters.read_errors);
+  counter("kvlb_netlink_writes_total", "State-changing netlink messages (IPVS, rtnetlink) and nftables batches sent.",
+          s.counters.netlink_writes);
   counter("kvlb_vip_announce_failures_total", "Gratuitous ARP / unsolicited NA sends that failed.",
           s.counters.announce_failures);
   m << "# HELP kvlb_synced Whether the last reconcile applied everything.\n# TYPE kvlb_synced gauge\nkvlb_synced "

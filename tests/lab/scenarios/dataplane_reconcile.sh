@@ -56,11 +56,13 @@ kvlb_wait_synced
 lab_ns lb1 ipvsadm -Ln
 foreign_intact || lab_fail "foreign state survived start"
 applied=$(kvlb_counter lb1 opsApplied)
-lab_log "ops applied at start: $applied"
+writes=$(kvlb_counter lb1 netlinkWrites)
+lab_log "ops applied at start: $applied, netlink writes: $writes"
 
 lab_step "resyncs with nothing changed write nothing"
 sleep 4.5 # two resync periods, each a full read of the kernel
-lab_assert_eq "$applied" "$(kvlb_counter lb1 opsApplied)" "no kernel writes across resyncs"
+lab_assert_eq "$applied" "$(kvlb_counter lb1 opsApplied)" "no ops across resyncs"
+lab_assert_eq "$writes" "$(kvlb_counter lb1 netlinkWrites)" "zero netlink writes across resyncs"
 lab_assert_eq true "$([ "$(kvlb_counter lb1 fullReads)" -ge 3 ] && echo true)" "the kernel was re-read"
 
 lab_step "a second kvlbd run on the same config changes nothing (restart)"
@@ -75,7 +77,8 @@ write_config 5 "$v6_service"
 lab_wait_for "lab_ns lb1 ipvsadm -Sn | grep -q -- '-r 10.0.1.12:8080 -m -w 5'" 5 || lab_fail "weight 5 not applied"
 kvlb_wait_synced
 lab_assert_eq '["UPDATE rs 20.20.20.1:80/tcp -> 10.0.1.12:8080 weight=5"]' "$(kvlb_status_field lb1 lastOps)" "exactly one op"
-lab_assert_eq $((applied + 1)) "$(kvlb_counter lb1 opsApplied)" "exactly one kernel write"
+lab_assert_eq $((applied + 1)) "$(kvlb_counter lb1 opsApplied)" "exactly one op applied"
+lab_assert_eq $((writes + 1)) "$(kvlb_counter lb1 netlinkWrites)" "exactly one netlink write"
 
 lab_step "removing a service removes its IPVS service, SNAT entry and (unshared) VIP"
 write_config 5 ""

@@ -93,6 +93,7 @@ TEST_F(ControllerTest, SecondApplyWritesNothingWithOrWithoutAKernelRead) {
   EXPECT_TRUE(controller.reconcile(false).ops.empty());
   EXPECT_TRUE(controller.reconcile(true).ops.empty());
   EXPECT_EQ(writes(), before);
+  EXPECT_EQ(controller.snapshot().counters.netlink_writes, before);
 }
 
 TEST_F(ControllerTest, RestartWithTheSameConfigWritesNothing) {
