@@ -112,7 +112,8 @@ ReconcileReport Controller::reconcile(bool full_read) {
   auto now = clock_.now();
   drains_.observe(desired, *cache_, now);
   auto plan = reconcile::diff(desired, *cache_, drains_,
-                              {std::chrono::seconds(desired_.settings.drain_timeout_seconds), now, &managed_});
+                              {std::chrono::seconds(desired_.settings.drain_timeout_seconds), now, &managed_,
+                               report.full_read});
   // A cold start can plan 100,000 ops: log them all, keep only the first few.
   report.op_count = plan.size();
   plan.for_each_line([&](const std::string& line) {

@@ -22,8 +22,10 @@ IpvsOp real_server_op(Kind kind, const VirtualService& vs, const RealServer& rs)
   return op;
 }
 
+// Zero connections count only when the counts were just read from the
+// kernel: a cached count may predate a connection that is open now.
 bool drain_finished(const RealServer& rs, std::optional<TimePoint> since, const DiffOptions& options) {
-  if (rs.active_conns + rs.inactive_conns == 0) return true;
+  if (options.connection_counts_fresh && rs.active_conns + rs.inactive_conns == 0) return true;
   return since && options.now - *since >= options.drain_timeout;
 }
 

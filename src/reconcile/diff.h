@@ -34,6 +34,9 @@ struct DiffOptions {
   // kvlb's even when their VIP is neither configured nor tagged any more,
   // e.g. a VIP the operator configured by hand.
   const std::set<model::VsKey>* managed = nullptr;
+  // False when `observed` is a cached view: its connection counts may be old,
+  // so a removed endpoint is drained, never deleted at once.
+  bool connection_counts_fresh = true;
 };
 
 // Observed IPVS services count only when kvlb owns them: their VIP is desired

@@ -230,3 +230,17 @@ TEST_F(ControllerTest, FailedAnnouncementsAreCounted) {
   addresses.fail_announcements();
   EXPECT_EQ(controller.snapshot().counters.announce_failures, 1u);
 }
+
+TEST_F(ControllerTest, EndpointRemovedOnTheChangePathIsDrainedUntilTheKernelIsRead) {
+  ASSERT_TRUE(controller.reconcile(true).errors.empty());
+  // A connection opens after the last full read: the cache still says zero.
+  model::VsKey web{*model::IpAddress::parse("20.20.20.1"), 80, model::Protocol::Tcp};
+  ipvs.services.at(web).real_servers.at({*model::IpAddress::parse("10.0.1.12"), 8080}).active_conns = 1;
+  controller.set_desired(parse(replace(kConfig, "      - {ip: 10.0.1.12, port: 8080}\n", "")));
+  EXPECT_EQ(controller.reconcile(false).ops,
+            (std::vector<std::string>{"DRAIN rs 20.20.20.1:80/tcp -> 10.0.1.12:8080"}));
+  EXPECT_TRUE(controller.reconcile(true).ops.empty());  // fresh counts: one connection left
+  ipvs.services.at(web).real_servers.at({*model::IpAddress::parse("10.0.1.12"), 8080}).active_conns = 0;
+  EXPECT_EQ(controller.reconcile(true).ops,
+            (std::vector<std::string>{"DEL rs 20.20.20.1:80/tcp -> 10.0.1.12:8080"}));
+}

@@ -218,3 +218,12 @@ TEST(Diff, ForwardingMethodOrThresholdDriftIsPutBack) {
   EXPECT_EQ(diff_log(want, have), (std::vector<std::string>{"UPDATE vs 20.20.20.1:80/tcp sched=rr persist=0",
                                                             "UPDATE rs 20.20.20.1:80/tcp -> 10.0.1.11:8080 weight=1"}));
 }
+
+TEST(Diff, RemovedEndpointIsDrainedNotDeletedWhenConnectionCountsMayBeOld) {
+  auto want = desired_of({service("20.20.20.1", 80, NatMode::Default, {})});
+  auto have = desired_of({service("20.20.20.1", 80, NatMode::Default, {{ip("10.0.1.12"), 8080, 1}})});
+  DiffOptions cached;
+  cached.connection_counts_fresh = false;  // zero connections as last read, maybe not now
+  EXPECT_EQ(diff_log(want, have, {}, cached), (std::vector<std::string>{"DRAIN rs 20.20.20.1:80/tcp -> 10.0.1.12:8080"}));
+  EXPECT_EQ(diff_log(want, have), (std::vector<std::string>{"DEL rs 20.20.20.1:80/tcp -> 10.0.1.12:8080"}));
+}
