@@ -1,0 +1,126 @@
+#pragma once
+// The parts of Kubernetes objects kvlb needs, as plain values parsed from the
+// API's JSON. Parsing checks types and required fields only; what the values
+// mean (port ranges, addresses, annotation values) is judged by translation,
+// so one bad port or address does not hide the rest of the object.
+// Nothing here throws: malformed input becomes a ParseError.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace kvlb::k8s {
+
+struct ParseError {
+  std::string kind;    // Service, EndpointSlice, Node
+  std::string object;  // namespace/name (or name), "" when unknown
+  std::string field;   // JSON path, e.g. spec.ports[2].port
+  std::string message;
+  // Service default/web: spec.ports[2].port: expected an integer, got string
+  std::string str() const;
+};
+
+template <typename T>
+class Parsed {
+ public:
+  Parsed(T value) : v_(std::move(value)) {}
+  Parsed(ParseError error) : v_(std::move(error)) {}
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  const T& value() const& { return std::get<0>(v_); }
+  T& value() & { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  const T* operator->() const { return &value(); }
+  const T& operator*() const { return value(); }
+  const ParseError& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, ParseError> v_;
+};
+
+// targetPort: a number or the name of a container port.
+struct IntOrString {
+  std::optional<int64_t> number;
+  std::string name;
+  bool is_set() const { return number.has_value() || !name.empty(); }
+};
+
+struct ServicePort {
+  std::string name;
+  std::string protocol = "TCP";
+  int64_t port = 0;       // range is checked by translation
+  int64_t node_port = 0;  // 0 = none allocated
+  IntOrString target_port;  // unset = same as port
+};
+
+struct Service {
+  std::string namespace_;
+  std::string name;
+  std::string uid;
+  std::string resource_version;
+  std::map<std::string, std::string> annotations;
+  std::string type = "ClusterIP";
+  std::optional<std::string> load_balancer_class;
+  std::vector<ServicePort> ports;
+  std::string session_affinity = "None";
+  std::optional<int64_t> client_ip_timeout_seconds;  // sessionAffinityConfig.clientIP.timeoutSeconds
+  std::string external_traffic_policy = "Cluster";
+  std::string load_balancer_ip;  // spec.loadBalancerIP, "" if unset
+  std::vector<std::string> ingress_ips;  // status.loadBalancer.ingress[].ip
+
+  std::string id() const { return namespace_ + "/" + name; }
+};
+
+struct EndpointSlicePort {
+  std::string name;
+  std::optional<int64_t> port;  // unset: all ports (not usable for a Service port)
+  std::string protocol = "TCP";
+};
+
+struct EndpointConditions {
+  // Unset means unknown; the API says to read unknown ready and serving as
+  // true and unknown terminating as false.
+  std::optional<bool> ready;
+  std::optional<bool> serving;
+  std::optional<bool> terminating;
+};
+
+struct SliceEndpoint {
+  std::vector<std::string> addresses;  // text as given; checked by translation
+  EndpointConditions conditions;
+  std::string node_name;
+};
+
+struct EndpointSlice {
+  std::string namespace_;
+  std::string name;
+  std::string service_name;  // label kubernetes.io/service-name, "" if absent
+  std::string address_type;  // IPv4, IPv6, FQDN
+  std::vector<EndpointSlicePort> ports;
+  std::vector<SliceEndpoint> endpoints;
+
+  std::string id() const { return namespace_ + "/" + name; }
+};
+
+struct Node {
+  std::string name;
+  std::vector<std::string> internal_ips;  // status.addresses[type=InternalIP], text as given
+  bool ready = false;                     // condition Ready is "True"
+};
+
+Parsed<Service> parse_service(const nlohmann::json& object);
+Parsed<EndpointSlice> parse_endpoint_slice(const nlohmann::json& object);
+Parsed<Node> parse_node(const nlohmann::json& object);
+
+// The same from JSON text (invalid JSON is a ParseError too).
+Parsed<Service> parse_service_text(std::string_view json_text);
+Parsed<EndpointSlice> parse_endpoint_slice_text(std::string_view json_text);
+Parsed<Node> parse_node_text(std::string_view json_text);
+
+}  // namespace kvlb::k8s
