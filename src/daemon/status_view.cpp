@@ -22,8 +22,10 @@ nlohmann::json lb_view(const Snapshot& s) {
                  {"mode", std::string(to_string(svc.mode))},
                  {"endpoints", svc.endpoints.size()},
                  {"programmed", programmed}};
-    for (const auto& rule : s.observed.snat)
-      if (rule.match == svc.key) item["snat"] = rule.to.str();
+    // The set is ordered by match first: one lookup, not a scan per service.
+    if (auto rule = s.observed.snat.lower_bound(model::SnatRule{svc.key, {}});
+        rule != s.observed.snat.end() && rule->match == svc.key)
+      item["snat"] = rule->to.str();
     out.push_back(std::move(item));
   }
   return out;

@@ -215,7 +215,7 @@ EndpointSlice parse_slice_body(const json& top, std::string& object) {
   EndpointSlice es;
   es.namespace_ = std::move(meta.namespace_);
   es.name = std::move(meta.name);
-  if (auto it = meta.labels.find("kubernetes.io/service-name"); it != meta.labels.end()) es.service_name = it->second;
+  if (auto it = meta.labels.find(kServiceNameLabel); it != meta.labels.end()) es.service_name = it->second;
   es.address_type = required_string(top, "addressType", "");
   if (auto ports = member(top, "ports")) {
     as_array(*ports, "ports");

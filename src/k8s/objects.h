@@ -10,12 +10,15 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "util/result.h"
+
 namespace kvlb::k8s {
+
+inline constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 
 struct ParseError {
   std::string kind;    // Service, EndpointSlice, Node
@@ -27,22 +30,7 @@ struct ParseError {
 };
 
 template <typename T>
-class Parsed {
- public:
-  Parsed(T value) : v_(std::move(value)) {}
-  Parsed(ParseError error) : v_(std::move(error)) {}
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  const T& value() const& { return std::get<0>(v_); }
-  T& value() & { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  const T* operator->() const { return &value(); }
-  const T& operator*() const { return value(); }
-  const ParseError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, ParseError> v_;
-};
+using Parsed = Result<T, ParseError>;
 
 // targetPort: a number or the name of a container port.
 struct IntOrString {

@@ -16,7 +16,6 @@ inline constexpr const char* kDefaultLoadBalancerClass = "kvlb.io/lb";
 inline constexpr const char* kAnnotationMode = "kvlb.io/mode";
 inline constexpr const char* kAnnotationScheduler = "kvlb.io/scheduler";
 inline constexpr const char* kAnnotationSnatAddress = "kvlb.io/snat-address";
-inline constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 inline constexpr uint32_t kDefaultClientIpTimeoutSeconds = 10800;  // the API's default
 inline constexpr uint32_t kMaxClientIpTimeoutSeconds = 86400;      // the API's limit
 

@@ -21,11 +21,13 @@ struct Error {
   static Error invalid(std::string context);               // bad input
 };
 
-template <typename T>
+// E is the error type: kvlb::Error for kernel and I/O work; layers with
+// errors of their own shape (e.g. parse errors naming an object) pass theirs.
+template <typename T, typename E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}
-  Result(Error error) : v_(std::move(error)) {}
+  Result(E error) : v_(std::move(error)) {}
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -38,10 +40,10 @@ class [[nodiscard]] Result {
   T& operator*() { return value(); }
   const T& operator*() const { return value(); }
 
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  const E& error() const { assert(!ok()); return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 using Status = Result<std::monostate>;
