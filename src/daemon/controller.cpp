@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 namespace kvlb::daemon {
 
 Controller::Controller(KernelPorts kernel, const Clock& clock, const ManagedStore* managed)

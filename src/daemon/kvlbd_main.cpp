@@ -139,10 +139,15 @@ int main(int argc, char** argv) {
   if (mkdir_error) spdlog::warn("state dir {}: {}", state_dir, mkdir_error.message());
   daemon::ManagedStore managed(state_dir + "/managed-services.json");
 
+  // Only these settings are needed here; the controller owns the desired state.
+  const std::string interface = desired->node.interface;
+  const std::string api_listen = desired->settings.api_listen;
+  auto resync_every = std::chrono::seconds(desired->settings.resync_interval_seconds);
+
   SteadyClock clock;
   daemon::KernelPorts ports{**ipvs, **nat, **addresses};
   daemon::Controller controller(ports, clock, &managed);
-  controller.set_desired(*desired);
+  controller.set_desired(std::move(*desired));
 
   if (once) {
     auto report = controller.reconcile(true);
@@ -153,25 +158,23 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<api::HttpServer> server;
   std::unique_ptr<kernel::NetfilterConntrackReader> conntrack;
-  if (desired->settings.api_listen != "off") {
+  if (api_listen != "off") {
     auto reader = kernel::NetfilterConntrackReader::open();
     if (!reader.ok()) {
       spdlog::critical("{}", reader.error().describe());
       return 1;
     }
     conntrack = std::move(*reader);
-    server = api::make_http_server(desired->settings.api_listen);
+    server = api::make_http_server(api_listen);
     register_routes(*server, controller, *conntrack, sysctls);
     if (auto st = server->start(); !st.ok()) {
       spdlog::critical("{}", st.error().describe());
       return 1;
     }
-    spdlog::info("REST API on http://{}", desired->settings.api_listen);
+    spdlog::info("REST API on http://{}", api_listen);
   }
 
   auto config_stamp = stamp_of(config_path);
-  model::DesiredState running = *desired;
-  auto resync_every = std::chrono::seconds(desired->settings.resync_interval_seconds);
   auto next_resync = clock.now();
   auto retry_delay = 250ms;
   bool dirty = true;
@@ -221,15 +224,14 @@ int main(int argc, char** argv) {
       auto next = load(config_path, false);
       if (!next) {
         spdlog::error("config invalid: keeping the running state");
-      } else if (next->node.interface != running.node.interface) {
+      } else if (next->node.interface != interface) {
         spdlog::error("config: node.interface changed from {} to {}: restart kvlbd to move the VIPs; "
-                      "keeping the running state", running.node.interface, next->node.interface);
+                      "keeping the running state", interface, next->node.interface);
       } else {
-        if (next->settings.api_listen != running.settings.api_listen)
+        if (next->settings.api_listen != api_listen)
           spdlog::warn("config: api.listen changed to {}: takes effect when kvlbd restarts",
                        next->settings.api_listen);
         resync_every = std::chrono::seconds(next->settings.resync_interval_seconds);
-        running = *next;
         controller.set_desired(std::move(*next));
         dirty = true;
       }

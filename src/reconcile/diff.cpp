@@ -1,7 +1,5 @@
 #include "reconcile/diff.h"
 
-#include <algorithm>
-
 namespace kvlb::reconcile {
 namespace {
 
@@ -50,6 +48,14 @@ void diff_real_servers(const VirtualService& want, const VirtualService& have, c
   }
 }
 
+// See diff(): a service is kvlb's when its VIP is desired or tagged as
+// kvlb's, or kvlb created it.
+bool owns_service(const KernelState& desired, const KernelState& observed, const DiffOptions& options,
+                  const model::VsKey& key) {
+  return desired.vips.count(key.vip) || observed.vips.count(key.vip) ||
+         (options.managed && options.managed->count(key));
+}
+
 template <typename T, typename F>
 void set_difference_each(const std::set<T>& a, const std::set<T>& b, F&& f) {
   for (const auto& x : a)
@@ -85,8 +91,7 @@ Plan diff(const KernelState& desired, const KernelState& observed, const DrainTr
   set_difference_each(observed.vips, desired.vips, [&](const auto& vip) { plan.vip_removals.push_back({false, vip}); });
 
   for (const auto& [key, have] : observed.ipvs)
-    if (!desired.ipvs.count(key) &&
-        (owns_vip(desired, observed, key.vip) || (options.managed && options.managed->count(key))))
+    if (!desired.ipvs.count(key) && owns_service(desired, observed, options, key))
       plan.ipvs.push_back(service_op(Kind::DeleteService, have));
   for (const auto& [key, want] : desired.ipvs) {
     auto it = observed.ipvs.find(key);
@@ -112,10 +117,6 @@ Plan diff(const KernelState& desired, const KernelState& observed, const DrainTr
     if (!observed.foreign_addresses.count(vip)) plan.vip_additions.push_back({true, vip});
   });
   return plan;
-}
-
-bool owns_vip(const KernelState& desired, const KernelState& observed, const model::IpAddress& vip) {
-  return desired.vips.count(vip) || observed.vips.count(vip);
 }
 
 void apply_plan(KernelState& after, const Plan& plan, const std::vector<bool>& failed_ipvs, bool nat_failed,

@@ -46,8 +46,6 @@ struct DiffOptions {
 Plan diff(const model::KernelState& desired, const model::KernelState& observed, const DrainTracker& drains,
           const DiffOptions& options);
 
-bool owns_vip(const model::KernelState& desired, const model::KernelState& observed, const model::IpAddress& vip);
-
 // Updates `state` (a cached view of the kernel) in place to what the kernel
 // holds after `plan` was applied, skipping failed ops: failed_ipvs is parallel
 // to plan.ipvs, failed_vips to vip_removals then vip_additions. Lets the change
