@@ -142,10 +142,40 @@ struct Settings {
   std::string api_listen = "127.0.0.1:7711";
 };
 
+// An inclusive address range of one family (a CIDR is a range too).
+struct IpRange {
+  IpAddress first;
+  IpAddress last;
+  auto operator<=>(const IpRange&) const = default;
+};
+
+// A named pool of service IPs handed out to Kubernetes Services.
+struct IpPool {
+  std::string name;
+  std::vector<IpRange> ranges;  // in config order
+  bool auto_assign = true;      // false: only used when a Service names the pool or asks for an IP in it
+  auto operator<=>(const IpPool&) const = default;
+};
+
+// How kvlbd reads a Kubernetes cluster (absent from the config: no cluster).
+struct KubernetesSettings {
+  bool enabled = false;
+  std::string kubeconfig;  // path; empty with in_cluster
+  bool in_cluster = false; // service account token + CA of the pod
+  std::string load_balancer_class = "kvlb.io/lb";
+  bool include_classless = false;   // also take LoadBalancer Services without a class
+  bool node_port_targets = false;   // endpoints are NodeIP:nodePort instead of pod IPs
+  std::string ip_mode = "VIP";      // status.loadBalancer.ingress[].ipMode: VIP or Proxy
+  uint32_t max_ports_per_service = 100;
+  auto operator<=>(const KubernetesSettings&) const = default;
+};
+
 struct DesiredState {
   NodeConfig node;
   Settings settings;
-  std::vector<Service> services;
+  std::vector<Service> services;  // from the config file (static services)
+  std::vector<IpPool> pools;
+  KubernetesSettings kubernetes;
 };
 
 }  // namespace kvlb::model
