@@ -130,6 +130,9 @@ class Parser {
   void parse_node(const YamlNode& node, model::NodeConfig& out);
   void parse_api(const YamlNode& node, model::Settings& out);
   void parse_reconcile(const YamlNode& node, model::Settings& out);
+  void parse_kubernetes(const YamlNode& node, model::KubernetesSettings& out);
+  void parse_pools(const YamlNode& node, std::vector<model::IpPool>& out);
+  std::optional<bool> bool_of(const YamlNode& node, const std::string& field);
   void parse_endpoint(const YamlNode& node, const std::string& field, model::Service& service, bool vip_ok,
                       std::set<model::RealServerKey>& seen);
 
@@ -143,8 +146,10 @@ void Parser::parse_root(const YamlNode& root, model::DesiredState& state) {
     return;
   }
   if (!require_map(root, "(top level)")) return;
-  check_keys(root, "", {"node", "api", "reconcile", "services"});
+  check_keys(root, "", {"node", "api", "reconcile", "kubernetes", "pools", "services"});
   if (auto node = required(root, "node", "node")) parse_node(*node, state.node);
+  if (auto kubernetes = root.find("kubernetes")) parse_kubernetes(*kubernetes, state.kubernetes);
+  if (auto pools = root.find("pools")) parse_pools(*pools, state.pools);
   if (auto api = root.find("api")) parse_api(*api, state.settings);
   if (auto reconcile = root.find("reconcile")) parse_reconcile(*reconcile, state.settings);
   auto services = root.find("services");
@@ -192,6 +197,109 @@ void Parser::parse_reconcile(const YamlNode& node, model::Settings& out) {
   if (auto resync = node.find("resyncIntervalSeconds"))
     if (auto v = uint_of(*resync, "reconcile.resyncIntervalSeconds", 1, 3600))
       out.resync_interval_seconds = static_cast<uint32_t>(*v);
+}
+
+std::optional<bool> Parser::bool_of(const YamlNode& node, const std::string& field) {
+  if (node.is_scalar() && node.text() == "true") return true;
+  if (node.is_scalar() && node.text() == "false") return false;
+  fail(node, field, "must be true or false");
+  return std::nullopt;
+}
+
+void Parser::parse_kubernetes(const YamlNode& node, model::KubernetesSettings& out) {
+  if (node.is_null()) return;
+  if (!require_map(node, "kubernetes")) return;
+  check_keys(node, "kubernetes",
+             {"kubeconfig", "inCluster", "loadBalancerClass", "includeClassless", "endpoints", "ipMode",
+              "maxPortsPerService"});
+  out.enabled = true;
+  if (auto path = node.find("kubeconfig"))
+    if (auto text = string_of(*path, "kubernetes.kubeconfig")) out.kubeconfig = *text;
+  if (auto in_cluster = node.find("inCluster"))
+    if (auto v = bool_of(*in_cluster, "kubernetes.inCluster")) out.in_cluster = *v;
+  if (out.kubeconfig.empty() == !out.in_cluster)
+    fail(node, "kubernetes", "set exactly one of kubeconfig (a path) and inCluster: true");
+  if (auto cls = node.find("loadBalancerClass")) {
+    if (auto text = string_of(*cls, "kubernetes.loadBalancerClass")) {
+      if (text->empty() || text->size() > 253) fail(*cls, "kubernetes.loadBalancerClass", "must be 1..253 characters");
+      else out.load_balancer_class = *text;
+    }
+  }
+  if (auto classless = node.find("includeClassless"))
+    if (auto v = bool_of(*classless, "kubernetes.includeClassless")) out.include_classless = *v;
+  if (auto endpoints = node.find("endpoints")) {
+    if (auto text = string_of(*endpoints, "kubernetes.endpoints")) {
+      if (*text == "podIP") out.node_port_targets = false;
+      else if (*text == "nodePort") out.node_port_targets = true;
+      else fail(*endpoints, "kubernetes.endpoints", "unknown value '" + *text + "' (podIP, nodePort)");
+    }
+  }
+  if (auto mode = node.find("ipMode")) {
+    if (auto text = string_of(*mode, "kubernetes.ipMode")) {
+      if (*text == "VIP" || *text == "Proxy") out.ip_mode = *text;
+      else fail(*mode, "kubernetes.ipMode", "unknown value '" + *text + "' (VIP, Proxy)");
+    }
+  }
+  if (auto max = node.find("maxPortsPerService"))
+    if (auto v = uint_of(*max, "kubernetes.maxPortsPerService", 1, 1000))
+      out.max_ports_per_service = static_cast<uint32_t>(*v);
+}
+
+void Parser::parse_pools(const YamlNode& node, std::vector<model::IpPool>& out) {
+  if (node.is_null()) return;
+  if (!node.is_sequence()) {
+    fail(node, "pools", "must be a list");
+    return;
+  }
+  std::map<std::string, std::size_t> names;
+  // Every range seen so far, to refuse overlaps (an IP must belong to one pool).
+  std::vector<std::pair<model::IpRange, std::string>> ranges;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string field = "pools[" + std::to_string(i) + "]";
+    auto item = node.item(i);
+    if (!require_map(item, field)) continue;
+    check_keys(item, field, {"name", "addresses", "autoAssign"});
+    model::IpPool pool;
+    if (auto name = required(item, "name", field + ".name")) {
+      if (auto text = name_of(*name, field + ".name")) {
+        if (auto [it, inserted] = names.emplace(*text, i); !inserted)
+          fail(*name, field + ".name", "duplicate pool name (also pools[" + std::to_string(it->second) + "])");
+        pool.name = *text;
+      }
+    }
+    if (auto auto_assign = item.find("autoAssign"))
+      if (auto v = bool_of(*auto_assign, field + ".autoAssign")) pool.auto_assign = *v;
+    auto addresses = required(item, "addresses", field + ".addresses");
+    if (!addresses) continue;
+    if (!addresses->is_sequence() || addresses->size() == 0) {
+      fail(*addresses, field + ".addresses", "must be a non-empty list");
+      continue;
+    }
+    for (std::size_t j = 0; j < addresses->size(); ++j) {
+      const std::string afield = field + ".addresses[" + std::to_string(j) + "]";
+      auto text = string_of(addresses->item(j), afield);
+      if (!text) continue;
+      auto parsed = parse_address_range(*text);
+      if (auto* problem = std::get_if<std::string>(&parsed)) {
+        fail(addresses->item(j), afield, *problem);
+        continue;
+      }
+      auto range = std::get<model::IpRange>(parsed);
+      bool overlaps = false;
+      for (const auto& [other, where] : ranges) {
+        if (other.first.family() == range.first.family() && !(range.last < other.first) &&
+            !(other.last < range.first)) {
+          fail(addresses->item(j), afield, "overlaps " + where);
+          overlaps = true;
+          break;
+        }
+      }
+      if (overlaps) continue;
+      ranges.emplace_back(range, afield + " (" + *text + ")");
+      pool.ranges.push_back(range);
+    }
+    out.push_back(std::move(pool));
+  }
 }
 
 void Parser::parse_service(const YamlNode& node, std::size_t index, std::vector<model::Service>& out) {

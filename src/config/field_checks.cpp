@@ -86,4 +86,61 @@ std::optional<std::string> listen_problem(std::string_view listen) {
   return "must be \"off\", IPv4:port or [IPv6]:port with port 1..65535 (got " + std::string(listen) + ")";
 }
 
+namespace {
+
+std::string trimmed(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  return std::string(text);
+}
+
+// The last address of prefix/length.
+model::IpAddress last_of(const model::IpPrefix& prefix) {
+  auto bytes = prefix.address.bytes();
+  int bits = prefix.address.max_prefix();
+  for (int bit = prefix.length; bit < bits; ++bit) bytes[bit / 8] |= static_cast<uint8_t>(0x80 >> (bit % 8));
+  if (prefix.address.is_v4()) return model::IpAddress::from_v4({bytes[0], bytes[1], bytes[2], bytes[3]});
+  return model::IpAddress::from_v6(bytes);
+}
+
+}  // namespace
+
+std::variant<model::IpRange, std::string> parse_address_range(std::string_view text) {
+  model::IpRange range;
+  if (auto dash = text.find('-'); dash != std::string_view::npos) {
+    auto first = model::IpAddress::parse(trimmed(text.substr(0, dash)));
+    auto last = model::IpAddress::parse(trimmed(text.substr(dash + 1)));
+    if (!first || !last) return "not a range of two addresses (got " + std::string(text) + ")";
+    if (first->family() != last->family()) return "range mixes IPv4 and IPv6 (got " + std::string(text) + ")";
+    if (*last < *first) return "range ends before it starts (got " + std::string(text) + ")";
+    range = {*first, *last};
+  } else if (text.find('/') != std::string_view::npos) {
+    auto prefix = model::IpPrefix::parse(text);
+    if (!prefix) return "not a CIDR (got " + std::string(text) + ")";
+    range = {prefix->address, last_of(*prefix)};
+    // 192.0.2.5/28 means 192.0.2.0/28: start at the network address.
+    auto bytes = prefix->address.bytes();
+    for (int bit = prefix->length; bit < prefix->address.max_prefix(); ++bit)
+      bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+    range.first = prefix->address.is_v4() ? model::IpAddress::from_v4({bytes[0], bytes[1], bytes[2], bytes[3]})
+                                          : model::IpAddress::from_v6(bytes);
+  } else {
+    auto single = model::IpAddress::parse(trimmed(text));
+    if (!single) return "not a CIDR, range or address (got " + std::string(text) + ")";
+    range = {*single, *single};
+  }
+  // Unusable addresses sit at the edges of their blocks (0/8, 127/8, 224/4,
+  // 255.255.255.255, ::, ::1, ff00::/8): checking both ends and the classes in
+  // between is enough for ranges that do not span those blocks.
+  if (!range.first.is_usable_unicast() || !range.last.is_usable_unicast())
+    return "must hold only unicast addresses, not unspecified, loopback, multicast or broadcast (got " +
+           std::string(text) + ")";
+  if (range.first.is_v4()) {
+    auto a = range.first.bytes()[0], b = range.last.bytes()[0];
+    if ((a < 127 && b >= 127) || (a < 224 && b >= 224))
+      return "must hold only unicast addresses (got " + std::string(text) + ")";
+  }
+  return range;
+}
+
 }  // namespace kvlb::config
