@@ -157,6 +157,86 @@ lab_json() {
 print(json.dumps(json.loads(sys.argv[1])[sys.argv[2]], sort_keys=True, separators=(",", ":")))' "$1" "$2"
 }
 
+# lab_host ARGS...: run "$LAB_HOST_HELPER" ARGS... on the host (the caller of
+# tests/lab/run sets LAB_HOST_HELPER) with this stdin, stdout and stderr, and
+# return its status.  On a capable host it is simply run.  In the VM, stdin
+# (unless /dev/null) is read to its end first and the output comes when the
+# command has ended; the request goes through the results share (see run).
+# In the VM it starts no process (each costs 30-60 ms under TCG).
+lab_host() {
+	[ $# -gt 0 ] || { echo "usage: lab_host ARGS..." >&2; return 2; }
+	[ -n "${LAB_HOST_HELPER:-}" ] ||
+		{ echo "lab_host: LAB_HOST_HELPER is not set (the caller of tests/lab/run sets it)" >&2; return 127; }
+	[ -n "${LAB_VM:-}" ] || { "$LAB_HOST_HELPER" "$@"; return; }
+	local d=$LAB_OUT/.lab/host id rc=''
+	id=${EPOCHREALTIME/./}.$BASHPID
+	# (test resolves /proc/self in this shell)
+	if ! [ /proc/self/fd/0 -ef /dev/null ]; then
+		_lab_copy >"$d/$id.in" || return 125
+	fi
+	# ID.argv, then the marker ID.req: the host never sees a partial request.
+	printf '%s\0' "$@" >"$d/$id.argv" && : >"$d/$id.req" || return 125
+	[ -n "${LAB_TICK_FD:-}" ] || exec {LAB_TICK_FD}<> <(:)
+	until [ -e "$d/$id.rc" ]; do read -rt 0.01 -u "$LAB_TICK_FD" || :; done
+	[ -s "$d/$id.out" ] && _lab_copy <"$d/$id.out"
+	[ -s "$d/$id.err" ] && _lab_copy <"$d/$id.err" >&2
+	read -r rc <"$d/$id.rc"
+	: >"$d/$id.ack"  # the host removes ID.*
+	return "${rc:-125}"
+}
+# stdin to stdout byte for byte (NULs too), without a process.
+_lab_copy() {
+	local c
+	while IFS= read -r -d '' c; do printf '%s\0' "$c"; done
+	printf '%s' "$c"
+}
+# read -t on this pipe (nobody writes to it) is a sleep without a process.
+[ -z "${LAB_VM:-}" ] || [ -z "${LAB_HOST_HELPER:-}" ] || exec {LAB_TICK_FD}<> <(:)
+
+# lab_forward_ports_into NS PORT...: 127.0.0.1:PORT in namespace NS reaches
+# 127.0.0.1:PORT of the scenario's own (root) namespace, where the host
+# ports (LAB_HOST_PORTS) are, in the VM too.  Every connection in NS makes a new
+# connection there, so it keeps working when the server restarts (while the
+# server is down, connections are accepted and closed at once instead of
+# refused).  Two socat per port: a listener in NS that hands each connection
+# over a unix socket to a listener here that connects to 127.0.0.1:PORT.
+# Stopped by lab_cleanup.
+LAB_FWD_DIR=
+LAB_FWD_PIDS=()
+lab_forward_ports_into() {
+	local ns=$1 p sock
+	shift
+	if [ -z "$LAB_FWD_DIR" ]; then
+		LAB_FWD_DIR=$(mktemp -d /tmp/lab-fwd.XXXXXX) || lab_fail "mktemp"
+		LAB_CLEANUP_HOOKS+=(lab_forward_stop)
+	fi
+	ip -n "$ns" link set lo up || lab_fail "no netns $ns"
+	for p; do
+		sock=$LAB_FWD_DIR/$p.sock
+		if [ ! -e "$sock" ]; then  # one per port, shared by the namespaces
+			socat -lf /dev/null "UNIX-LISTEN:$sock,fork" "TCP:127.0.0.1:$p,nodelay" </dev/null &
+			LAB_FWD_PIDS+=($!)
+			lab_wait_for "[ -S '$sock' ]" 10 || lab_fail "forward of port $p did not start"
+		fi
+		ip netns exec "$ns" socat -lf /dev/null "TCP-LISTEN:$p,bind=127.0.0.1,fork,reuseaddr,nodelay" \
+			"UNIX-CONNECT:$sock" </dev/null &
+		LAB_FWD_PIDS+=($!)
+	done
+	for p; do
+		lab_wait_for "nsenter --net=/run/netns/$ns ss -Hltn 'sport = :$p' | grep -q ." 10 ||
+			lab_fail "forward of port $p into $ns did not start"
+	done
+}
+
+# Stops the forwards and the connections they serve (lab_cleanup does it).
+lab_forward_stop() {
+	local p
+	for p in "${LAB_FWD_PIDS[@]}"; do pkill -P "$p"; kill "$p"; done 2>/dev/null
+	for p in "${LAB_FWD_PIDS[@]}"; do wait "$p"; done 2>/dev/null
+	[ -z "$LAB_FWD_DIR" ] || rm -rf "$LAB_FWD_DIR"
+	LAB_FWD_PIDS=() LAB_FWD_DIR=
+}
+
 lab_cleanup() {
 	local rc=$? h p ns
 	trap - EXIT
