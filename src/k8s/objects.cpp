@@ -192,6 +192,14 @@ Service parse_service_body(const json& top, std::string& object) {
   }
   s.external_traffic_policy = opt_string(*spec, "externalTrafficPolicy", "spec").value_or("Cluster");
   s.load_balancer_ip = opt_string(*spec, "loadBalancerIP", "spec").value_or("");
+  if (auto families = member(*spec, "ipFamilies")) {
+    as_array(*families, "spec.ipFamilies");
+    for (std::size_t i = 0; i < families->size(); ++i) {
+      std::string f = index("spec.ipFamilies", i);
+      if (!(*families)[i].is_string()) fail_type((*families)[i], f, "a string");
+      s.ip_families.push_back((*families)[i].get<std::string>());
+    }
+  }
 
   if (auto status = member(top, "status")) {
     as_object(*status, "status");
@@ -202,7 +210,10 @@ Service parse_service_body(const json& top, std::string& object) {
         for (std::size_t i = 0; i < ingress->size(); ++i) {
           std::string f = index("status.loadBalancer.ingress", i);
           as_object((*ingress)[i], f);
-          if (auto ip = opt_string((*ingress)[i], "ip", f)) s.ingress_ips.push_back(*ip);
+          LoadBalancerIngress entry;
+          entry.ip = opt_string((*ingress)[i], "ip", f).value_or("");
+          entry.ip_mode = opt_string((*ingress)[i], "ipMode", f).value_or("");
+          s.ingress.push_back(std::move(entry));
         }
       }
     }
@@ -215,6 +226,7 @@ EndpointSlice parse_slice_body(const json& top, std::string& object) {
   EndpointSlice es;
   es.namespace_ = std::move(meta.namespace_);
   es.name = std::move(meta.name);
+  es.resource_version = std::move(meta.resource_version);
   if (auto it = meta.labels.find(kServiceNameLabel); it != meta.labels.end()) es.service_name = it->second;
   es.address_type = required_string(top, "addressType", "");
   if (auto ports = member(top, "ports")) {

@@ -47,6 +47,13 @@ struct ServicePort {
   IntOrString target_port;  // unset = same as port
 };
 
+// status.loadBalancer.ingress[i], as written (ip is "" for a hostname entry).
+struct LoadBalancerIngress {
+  std::string ip;
+  std::string ip_mode;  // "" when unset
+  auto operator<=>(const LoadBalancerIngress&) const = default;
+};
+
 struct Service {
   std::string namespace_;
   std::string name;
@@ -60,7 +67,8 @@ struct Service {
   std::optional<int64_t> client_ip_timeout_seconds;  // sessionAffinityConfig.clientIP.timeoutSeconds
   std::string external_traffic_policy = "Cluster";
   std::string load_balancer_ip;  // spec.loadBalancerIP, "" if unset
-  std::vector<std::string> ingress_ips;  // status.loadBalancer.ingress[].ip
+  std::vector<std::string> ip_families;  // spec.ipFamilies, e.g. {"IPv4", "IPv6"}; empty if unset
+  std::vector<LoadBalancerIngress> ingress;  // status.loadBalancer.ingress
 
   std::string id() const { return namespace_ + "/" + name; }
 };
@@ -88,6 +96,7 @@ struct SliceEndpoint {
 struct EndpointSlice {
   std::string namespace_;
   std::string name;
+  std::string resource_version;
   std::string service_name;  // label kubernetes.io/service-name, "" if absent
   std::string address_type;  // IPv4, IPv6, FQDN
   std::vector<EndpointSlicePort> ports;

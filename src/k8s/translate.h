@@ -16,6 +16,10 @@ inline constexpr const char* kDefaultLoadBalancerClass = "kvlb.io/lb";
 inline constexpr const char* kAnnotationMode = "kvlb.io/mode";
 inline constexpr const char* kAnnotationScheduler = "kvlb.io/scheduler";
 inline constexpr const char* kAnnotationSnatAddress = "kvlb.io/snat-address";
+// Read by IP address management, not by translation:
+inline constexpr const char* kAnnotationIps = "kvlb.io/ips";                  // "192.0.2.7" or "192.0.2.7,2001:db8::7"
+inline constexpr const char* kAnnotationPool = "kvlb.io/pool";                // pool name
+inline constexpr const char* kAnnotationSharingKey = "kvlb.io/sharing-key";   // services with the same key may share an IP
 inline constexpr uint32_t kDefaultClientIpTimeoutSeconds = 10800;  // the API's default
 inline constexpr uint32_t kMaxClientIpTimeoutSeconds = 86400;      // the API's limit
 

@@ -119,6 +119,7 @@ struct Endpoint {
   IpAddress ip;
   uint16_t port = 0;
   uint32_t weight = 1;
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct Service {
@@ -129,6 +130,7 @@ struct Service {
   NatMode mode = NatMode::Default;
   std::optional<IpAddress> snat_address;
   std::vector<Endpoint> endpoints;
+  bool operator==(const Service&) const = default;
 };
 
 struct NodeConfig {

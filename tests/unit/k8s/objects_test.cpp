@@ -135,7 +135,8 @@ TEST(K8sParseService, ReadsEveryField) {
   EXPECT_EQ(s.client_ip_timeout_seconds, 600);
   EXPECT_EQ(s.external_traffic_policy, "Local");
   EXPECT_EQ(s.annotations.at("kvlb.io/mode"), "fullnat");
-  EXPECT_EQ(s.ingress_ips, std::vector<std::string>{"20.20.20.1"});
+  ASSERT_EQ(s.ingress.size(), 1u);
+  EXPECT_EQ(s.ingress[0].ip, "20.20.20.1");
 }
 
 TEST(K8sParseService, DefaultsForAbsentAndNullFields) {
@@ -149,7 +150,7 @@ TEST(K8sParseService, DefaultsForAbsentAndNullFields) {
   EXPECT_EQ(r->session_affinity, "None");
   EXPECT_EQ(r->external_traffic_policy, "Cluster");
   EXPECT_TRUE(r->annotations.empty());
-  EXPECT_TRUE(r->ingress_ips.empty());
+  EXPECT_TRUE(r->ingress.empty());
 }
 
 TEST(K8sParseService, KeepsOutOfRangePortsForTranslationToReport) {
@@ -178,7 +179,7 @@ TEST(K8sParseService, BadIpTextIsKeptForTranslationToReport) {
   auto r = parse_service(j);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->load_balancer_ip, "20.20.20.300");
-  EXPECT_EQ(r->ingress_ips[0], "not-an-ip");
+  EXPECT_EQ(r->ingress[0].ip, "not-an-ip");
 }
 
 struct MalformedCase {
