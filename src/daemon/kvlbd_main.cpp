@@ -1,6 +1,7 @@
 // kvlbd: makes the kernel's IPVS, nftables and VIP addresses match the config.
 #include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +16,9 @@
 #include <spdlog/spdlog.h>
 
 #include "api/http.h"
+#include "cluster/kube_source.h"
 #include "config/config_loader.h"
+#include "daemon/cluster_merge.h"
 #include "daemon/controller.h"
 #include "daemon/status_view.h"
 #include "kernel/addr/netlink_address_table.h"
@@ -23,6 +26,8 @@
 #include "kernel/ipvs/netlink_ipvs_table.h"
 #include "kernel/nft/netlink_nat_table.h"
 #include "kernel/sysctl/proc_sysctl.h"
+#include "kube/access.h"
+#include "kube/kube_api.h"
 
 namespace {
 
@@ -71,8 +76,19 @@ int block_signals_into_fd() {
   return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+// The API client for the configured cluster, or why there is none.
+Result<std::unique_ptr<kube::KubeApi>> connect_kubernetes(const model::KubernetesSettings& settings) {
+  auto access = settings.in_cluster ? kube::in_cluster_access() : kube::load_kubeconfig(settings.kubeconfig);
+  if (!access.ok()) return access.error();
+  return kube::make_kube_api(*access);
+}
+
+// Not ready while the cluster has not been listed once: until then kvlbd
+// leaves the data plane as it is.
+bool ready(const cluster::KubeSource* kube) { return !kube || kube->synced(); }
+
 void register_routes(api::HttpServer& server, daemon::Controller& controller, kernel::ConntrackReader& conntrack,
-                     const std::vector<kernel::SysctlReport>& sysctls) {
+                     const std::vector<kernel::SysctlReport>& sysctls, const cluster::KubeSource* kube) {
   auto json = [](const nlohmann::json& j) { return api::HttpResponse{200, "application/json", j.dump(2)}; };
   server.handle_get("/v1/lb", [&, json](const api::Query&) { return json(daemon::lb_view(controller.snapshot())); });
   server.handle_get("/v1/ep", [&, json](const api::Query&) { return json(daemon::ep_view(controller.snapshot())); });
@@ -85,8 +101,15 @@ void register_routes(api::HttpServer& server, daemon::Controller& controller, ke
                                                 nlohmann::json{{"error", entries.error().describe()}}.dump()};
     return json(daemon::ct_view(controller.snapshot(), *entries));
   });
-  server.handle_get("/v1/status", [&, json](const api::Query&) {
-    return json(daemon::status_view(controller.snapshot(), sysctls));
+  server.handle_get("/v1/status", [&, json, kube](const api::Query&) {
+    auto view = daemon::status_view(controller.snapshot(), sysctls);
+    view["ready"] = ready(kube);
+    if (kube) view["kubernetes"] = kube->status();
+    return json(view);
+  });
+  server.handle_get("/readyz", [kube](const api::Query&) {
+    return ready(kube) ? api::HttpResponse{200, "text/plain", "ok\n"}
+                       : api::HttpResponse{503, "text/plain", "waiting for the first list of the cluster\n"};
   });
   server.handle_get("/metrics", [&](const api::Query&) {
     return api::HttpResponse{200, "text/plain; version=0.0.4", daemon::metrics_text(controller.snapshot())};
@@ -142,14 +165,62 @@ int main(int argc, char** argv) {
   // Only these settings are needed here; the controller owns the desired state.
   const std::string interface = desired->node.interface;
   const std::string api_listen = desired->settings.api_listen;
+  const model::KubernetesSettings kube_settings = desired->kubernetes;
   auto resync_every = std::chrono::seconds(desired->settings.resync_interval_seconds);
 
   SteadyClock clock;
   daemon::KernelPorts ports{**ipvs, **nat, **addresses};
   daemon::Controller controller(ports, clock, &managed);
-  controller.set_desired(std::move(*desired));
+
+  // With a cluster, the config file's part is kept to merge the cluster's
+  // services into whenever they change.
+  std::unique_ptr<kube::KubeApi> kube_api;
+  std::unique_ptr<cluster::KubeSource> kube;
+  std::optional<model::DesiredState> file_state;
+  std::vector<model::Service> cluster_services;
+  int kube_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (kube_settings.enabled) {
+    auto connected = connect_kubernetes(kube_settings);
+    if (!connected.ok()) {
+      spdlog::critical("kubernetes: {}", connected.error().describe());
+      return 1;
+    }
+    kube_api = std::move(*connected);
+    cluster::KubeSourceOptions options{kube_settings, desired->pools, desired->node.name};
+    kube = std::make_unique<cluster::KubeSource>(*kube_api, clock, std::move(options), [kube_fd] {
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = write(kube_fd, &one, sizeof one);
+    });
+    file_state = *desired;
+  }
+  std::vector<std::string> last_conflicts;
+  auto set_desired = [&](const model::DesiredState& file) {
+    if (!kube) return controller.set_desired(file);
+    std::vector<std::string> conflicts;
+    controller.set_desired(daemon::with_cluster_services(file, cluster_services, conflicts));
+    if (conflicts != last_conflicts)
+      for (const auto& c : conflicts) spdlog::warn("kubernetes: {}", c);
+    last_conflicts = std::move(conflicts);
+  };
+  set_desired(*desired);
+  desired.reset();
+  if (kube) {
+    kube->start();
+    spdlog::info("kubernetes: watching Services of class {}{}; the data plane stays as it is until the first list",
+                 kube_settings.load_balancer_class, kube_settings.include_classless ? " and class-less ones" : "");
+  }
 
   if (once) {
+    if (kube) {  // the cluster's services belong to the one reconcile
+      auto deadline = clock.now() + 60s;
+      while (!kube->synced() && clock.now() < deadline) std::this_thread::sleep_for(20ms);
+      if (!kube->synced()) {
+        spdlog::error("kubernetes: no complete list of the cluster within 60 s");
+        return 1;
+      }
+      if (auto services = kube->take_services()) cluster_services = std::move(*services);
+      set_desired(*file_state);
+    }
     auto report = controller.reconcile(true);
     for (const auto& e : report.errors) spdlog::error("{}", e);
     spdlog::info("applied {} changes in {} us", report.applied, report.took.count());
@@ -166,7 +237,7 @@ int main(int argc, char** argv) {
     }
     conntrack = std::move(*reader);
     server = api::make_http_server(api_listen);
-    register_routes(*server, controller, *conntrack, sysctls);
+    register_routes(*server, controller, *conntrack, sysctls, kube.get());
     if (auto st = server->start(); !st.ok()) {
       spdlog::critical("{}", st.error().describe());
       return 1;
@@ -181,6 +252,9 @@ int main(int argc, char** argv) {
   for (;;) {
     auto now = clock.now();
     bool full = now >= next_resync || controller.needs_full_read();
+    if (!ready(kube.get())) {
+      dirty = full = false;  // fail static: nothing is added or deleted before the cluster was listed once
+    }
     if (dirty || full) {
       auto report = controller.reconcile(full);
       if (report.op_count > 0)
@@ -196,15 +270,33 @@ int main(int argc, char** argv) {
     }
     auto wake = std::min(next_resync, dirty ? clock.now() + retry_delay : next_resync);
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - clock.now());
-    pollfd pfd{sfd, POLLIN, 0};
-    int ready = poll(&pfd, 1, static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 1000)));
+    if (!ready(kube.get())) timeout = std::chrono::milliseconds(1000);
+    pollfd pfds[2] = {{sfd, POLLIN, 0}, {kube_fd, POLLIN, 0}};
+    int polled = poll(pfds, kube ? 2 : 1, static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 1000)));
     bool reload = false;
-    if (ready > 0) {
+    if (polled > 0 && (pfds[1].revents & POLLIN)) {
+      uint64_t count = 0;
+      [[maybe_unused]] auto n = read(kube_fd, &count, sizeof count);
+      if (auto services = kube->take_services()) {
+        cluster_services = std::move(*services);
+        set_desired(*file_state);
+        dirty = true;
+      }
+    }
+    if (polled > 0 && (pfds[0].revents & POLLIN)) {
       signalfd_siginfo info{};
       while (read(sfd, &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGHUP) reload = true;
         else {
           spdlog::info("signal {}: stopping; the kernel state stays as programmed", info.ssi_signo);
+          // Nothing needs cleaning up, so a stop must never hang (e.g. on a
+          // request to an API server that does not answer).
+          std::thread([] {
+            std::this_thread::sleep_for(10s);
+            spdlog::error("stopping took more than 10 s: exiting anyway");
+            _exit(0);
+          }).detach();
+          if (kube) kube->stop();
           if (server) server->stop();
           return 0;
         }
@@ -232,7 +324,14 @@ int main(int argc, char** argv) {
           spdlog::warn("config: api.listen changed to {}: takes effect when kvlbd restarts",
                        next->settings.api_listen);
         resync_every = std::chrono::seconds(next->settings.resync_interval_seconds);
-        controller.set_desired(std::move(*next));
+        if (next->kubernetes.enabled != kube_settings.enabled || next->kubernetes.kubeconfig != kube_settings.kubeconfig ||
+            next->kubernetes.in_cluster != kube_settings.in_cluster)
+          spdlog::warn("config: how to reach the cluster changed: takes effect when kvlbd restarts");
+        if (kube) {
+          kube->reconfigure(next->pools, next->kubernetes);
+          file_state = *next;
+        }
+        set_desired(*next);
         dirty = true;
       }
     }
