@@ -11,7 +11,18 @@ kvlb_start() {
 		>>"$LAB_OUT/kvlbd-$ns.log" 2>&1 &
 	KVLB_PID=$!
 	LAB_PIDS+=($KVLB_PID)
+	LAB_CLEANUP_HOOKS+=("kvlb_stacks_on_failure $KVLB_PID")
 	lab_wait_for "kvlb_ctl $ns get status" 10 || { cat "$LAB_OUT/kvlbd-$ns.log" >&2; lab_fail "kvlbd did not start"; }
+}
+
+# kvlb_stacks_on_failure PID (a cleanup hook; sees lab_cleanup's $rc): when
+# the scenario failed and kvlbd still runs, its threads' stacks go to
+# $LAB_OUT/kvlbd-stacks-PID.txt, for a hang to be diagnosed after the fact.
+kvlb_stacks_on_failure() {
+	[ "${rc:-0}" != 0 ] && kill -0 "$1" 2>/dev/null || return 0
+	command -v gdb >/dev/null || return 0
+	timeout 120 gdb -p "$1" -batch -ex "thread apply all bt" >"$LAB_OUT/kvlbd-stacks-$1.txt" 2>&1
+	echo "lab: kvlbd $1 stacks in $LAB_OUT/kvlbd-stacks-$1.txt"
 }
 
 kvlb_stop() {

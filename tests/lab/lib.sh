@@ -243,7 +243,12 @@ lab_cleanup() {
 	set +e  # scenarios use set -e; wait on a killed pid "fails"
 	for h in "${LAB_CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
 	for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	# A process that ignores SIGTERM (a hung daemon) must not hang the lab.
+	for p in "${LAB_PIDS[@]}"; do
+		for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$p" 2>/dev/null && { echo "lab: pid $p ignored SIGTERM for 15 s: SIGKILL" >&2; kill -9 "$p"; }
+		wait "$p" 2>/dev/null
+	done
 	for ns in "${LAB_NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	LAB_PIDS=() LAB_NAMESPACES=()
 	exit "$rc"
