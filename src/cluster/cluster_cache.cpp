@@ -231,9 +231,9 @@ void ClusterCache::mark_dirty(const std::string& service_id) {
   dirty_.insert(service_id);
 }
 
-std::size_t ClusterCache::service_count() const {
+ClusterCache::Sizes ClusterCache::sizes() const {
   std::lock_guard lock(mutex_);
-  return services_.size();
+  return {services_.size(), slices_.size(), nodes_.size()};
 }
 
 }  // namespace kvlb::cluster

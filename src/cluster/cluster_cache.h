@@ -45,7 +45,10 @@ class ClusterCache {
   // Look at this Service again at the next take (e.g. its status write failed).
   void mark_dirty(const std::string& service_id);
 
-  std::size_t service_count() const;
+  struct Sizes {
+    std::size_t services = 0, endpoint_slices = 0, nodes = 0;
+  };
+  Sizes sizes() const;  // what the cache holds (for the REST API; a leak would show here)
 
  private:
   class Handler;

@@ -238,6 +238,7 @@ nlohmann::json KubeSource::status() const {
                          {"errors", s.errors},
                          {"lastError", s.last_error}});
   }
+  auto cached = cache_.sizes();
   std::lock_guard lock(mutex_);
   nlohmann::json pools = nlohmann::json::array();
   for (const auto& u : usage_)
@@ -248,6 +249,9 @@ nlohmann::json KubeSource::status() const {
           {"pools", pools},
           {"problems", problems_},
           {"virtualServices", sync_.service_count()},
+          {"cached", {{"services", cached.services}, {"endpointSlices", cached.endpoint_slices}, {"nodes", cached.nodes}}},
+          {"servicesServed", sync_.tracked_services()},
+          {"queued", {{"statusWrites", status_queue_.size()}, {"events", event_queue_.size()}}},
           {"syncPasses", passes_},
           {"statusWrites", status_writes_},
           {"statusWriteErrors", status_write_errors_},

@@ -71,6 +71,7 @@ class ServiceSync {
   // Every model service of every Service that is ours, sorted by key.
   std::vector<model::Service> services() const;
   std::size_t service_count() const { return service_total_; }
+  std::size_t tracked_services() const { return records_.size(); }  // Services that are ours
   // Current problems per Service id (what the Events said), for the REST API.
   std::map<std::string, std::vector<std::string>> problems() const;
   std::vector<ipam::PoolUsage> pool_usage() const { return allocator_.usage(); }

@@ -1,4 +1,5 @@
 // kvlbd: makes the kernel's IPVS, nftables and VIP addresses match the config.
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -265,8 +266,12 @@ int main(int argc, char** argv) {
       retry_delay = dirty ? std::min<std::chrono::milliseconds>(retry_delay * 2, resync_every) : 250ms;
       // A full read of a very large table is costly: never spend more than
       // a fifth of the time re-reading the kernel.
-      if (full)
+      if (full) {
         next_resync = clock.now() + std::max<std::chrono::steady_clock::duration>(resync_every, report.took * 4);
+        // Give memory freed since (large objects from the API, old plans)
+        // back to the system, so RSS shows what kvlbd really holds.
+        malloc_trim(0);
+      }
     }
     auto wake = std::min(next_resync, dirty ? clock.now() + retry_delay : next_resync);
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - clock.now());

@@ -181,7 +181,14 @@ lab_host() {
 	[ -s "$d/$id.out" ] && _lab_copy <"$d/$id.out"
 	[ -s "$d/$id.err" ] && _lab_copy <"$d/$id.err" >&2
 	read -r rc <"$d/$id.rc"
-	: >"$d/$id.ack"  # the host removes ID.*
+	# The host removes ID.* after this. A create over 9p can fail spuriously
+	# (ENOENT) while the host removes other files: retry, and never let it
+	# fail the scenario (at worst the files stay).
+	local try
+	for try in 1 2 3 4 5; do
+		: 2>/dev/null >"$d/$id.ack" && break
+		read -rt 0.01 -u "$LAB_TICK_FD" || :
+	done
 	return "${rc:-125}"
 }
 # stdin to stdout byte for byte (NULs too), without a process.
