@@ -135,8 +135,10 @@ TEST(K8sParseService, ReadsEveryField) {
   EXPECT_EQ(s.client_ip_timeout_seconds, 600);
   EXPECT_EQ(s.external_traffic_policy, "Local");
   EXPECT_EQ(s.annotations.at("kvlb.io/mode"), "fullnat");
-  ASSERT_EQ(s.ingress.size(), 1u);
+  ASSERT_EQ(s.ingress.size(), 2u);  // the hostname entry is kept (with no IP): status is compared as written
   EXPECT_EQ(s.ingress[0].ip, "20.20.20.1");
+  EXPECT_EQ(s.ingress[0].ip_mode, "VIP");
+  EXPECT_EQ(s.ingress[1].ip, "");
 }
 
 TEST(K8sParseService, DefaultsForAbsentAndNullFields) {
