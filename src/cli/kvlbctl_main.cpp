@@ -47,8 +47,25 @@ void print_ct(const json& items) {
 
 void print_status(const json& s) {
   std::cout << "node:      " << text(s["node"]) << " (" << text(s["interface"]) << ")\n"
+            << "ready:     " << text(s.value("ready", json(true))) << "\n"
             << "synced:    " << text(s["synced"]) << "\n"
             << "services:  " << text(s["services"]) << "\n";
+  if (s.contains("kubernetes")) {
+    const auto& k = s["kubernetes"];
+    std::cout << "cluster:   " << (k["synced"].get<bool>() ? "listed" : "waiting for the first list") << ", "
+              << text(k["servicesServed"]) << " Services served, " << text(k["virtualServices"])
+              << " virtual services\n";
+    for (const auto& i : k["informers"])
+      std::cout << "watch:     " << text(i["name"]) << ": " << text(i["lists"]) << " lists ("
+                << text(i["relistsAfterGone"]) << " after 410), " << text(i["watches"]) << " watches, "
+                << text(i["events"]) << " events, " << text(i["errors"]) << " errors"
+                << (text(i["lastError"]).empty() ? "" : "; last: " + text(i["lastError"])) << "\n";
+    for (const auto& p : k["pools"])
+      std::cout << "pool:      " << text(p["name"]) << ": IPv4 " << text(p["usedV4"]) << "/" << text(p["sizeV4"])
+                << ", IPv6 " << text(p["usedV6"]) << "/" << text(p["sizeV6"]) << "\n";
+    for (const auto& [service, problems] : k["problems"].items())
+      for (const auto& p : problems) std::cout << "problem:   " << service << ": " << text(p) << "\n";
+  }
   for (const auto& p : s["problems"]) std::cout << "problem:   " << text(p) << "\n";
   for (const auto& e : s["lastErrors"]) std::cout << "error:     " << text(e) << "\n";
   for (const auto& r : s["sysctls"])
