@@ -56,8 +56,8 @@ YAML
 mv "$config.tmp" "$config"
 kvlb_wait_synced lb1 10
 lab_assert_eq '[]' "$(kvlb_status_field lb1 lastErrors)" "no errors left"
-lab_ns lb1 ipvsadm -Sn | grep -q -- '-A -t 20.20.20.1:81 -s wlc' || lab_fail "fixed service programmed"
-lab_ns lb1 ip -o addr show dev eth1 | grep -q ' 20.20.20.5/32 ' || lab_fail "hand-made VIP removed"
+lab_ns lb1 ipvsadm -Sn | grep -- '-A -t 20.20.20.1:81 -s wlc' >/dev/null || lab_fail "fixed service programmed"
+lab_ns lb1 ip -o addr show dev eth1 | grep ' 20.20.20.5/32 ' >/dev/null || lab_fail "hand-made VIP removed"
 lab_ns lb1 ipvsadm -Sn | grep -q '20.20.20.5' && lab_fail "the service kvlb created on the hand-made VIP is still in IPVS"
 lab_log "ok: its service is gone"
 
@@ -72,7 +72,7 @@ YAML
 mv "$config.tmp" "$config"
 kvlb_start "$config"
 kvlb_wait_synced
-lab_ns lb1 ipvsadm -Sn | grep -q -- '-A -t 20.20.20.5:80' || lab_fail "service on the hand-made VIP not programmed"
+lab_ns lb1 ipvsadm -Sn | grep -- '-A -t 20.20.20.5:80' >/dev/null || lab_fail "service on the hand-made VIP not programmed"
 kvlb_stop
 grep -v hand-made-vip "$config" >"$config.tmp" && mv "$config.tmp" "$config"
 kvlb_start "$config"

@@ -94,7 +94,7 @@ lab_assert_eq 20.20.20.100 "$(k8s_ingress_ip dup-a)" "dup-a has the IP it asked 
 lab_assert_eq "" "$(k8s_ingress_ip dup-b)" "dup-b has no IP"
 lab_assert_eq "" "$(k8s_ingress_ip outside)" "outside has no IP"
 bad_mode_ip=$(k8s_ingress_ip bad-mode)
-lab_ns lb1 ipvsadm -Sn | grep -q -- "-A -t $bad_mode_ip:81" || lab_fail "bad-mode not programmed with the default mode"
+lab_ns lb1 ipvsadm -Sn | grep -- "-A -t $bad_mode_ip:81" >/dev/null || lab_fail "bad-mode not programmed with the default mode"
 many_ip=$(k8s_ingress_ip many-ports)
 lab_assert_eq 100 "$(lab_ns lb1 ipvsadm -Sn | grep -c -- "-A -t $many_ip:")" "many-ports: the first 100 ports"
 out=$(lab_client --proto tcp --target "$good_ip" --port 80 --count 4)

@@ -114,7 +114,7 @@ within_1s "delete" "kctl delete svc $svc --wait=false" "-tcp/$ip:56002"
 kvlb_wait_synced
 lab_ns lb1 nft list table inet kvlb | grep -q "$ip . tcp . 56002" && lab_fail "SNAT entry left behind"
 lab_ns lb1 ip -br addr show dev eth1 | grep -q "$ip/" && lab_fail "VIP left behind"
-lab_ns lb1 ipvsadm -Sn | grep -q -- "${vip[sctp-lb-fullnat]}:56004" || lab_fail "another service was removed"
+lab_ns lb1 ipvsadm -Sn | grep -- "${vip[sctp-lb-fullnat]}:56004" >/dev/null || lab_fail "another service was removed"
 
 lab_step "50 Services, then a restart keeps every IP and writes nothing"
 "$LAB_PYTHON" - "$K8S_DIR/bulk.yaml" <<'PY'
@@ -185,7 +185,7 @@ sleep 3
 lab_assert_eq false "$(kvlb_status_field lb1 ready)" "not ready before the first list"
 lab_assert_eq "$rules_before" "$(ipvs_rules)" "IPVS unchanged (fail static)"
 lab_assert_eq 0 "$(kvlb_counter lb1 netlinkWrites)" "nothing written before the first list"
-lab_ns lb1 ip -br addr show dev eth1 | grep -q "${vip[sctp-lb-default]}/" || lab_fail "a VIP was removed"
+lab_ns lb1 ip -br addr show dev eth1 | grep "${vip[sctp-lb-default]}/" >/dev/null || lab_fail "a VIP was removed"
 lab_host apiserver-start >/dev/null
 lab_wait_for '[ "$(kvlb_status_field lb1 ready)" = true ]' 40 || lab_fail "not ready after the API server came back"
 kvlb_wait_synced
