@@ -252,7 +252,10 @@ int main(int argc, char** argv) {
   bool dirty = true;
   for (;;) {
     auto now = clock.now();
-    bool full = now >= next_resync || controller.needs_full_read();
+    // A change is applied first, from the cached view; a resync that falls
+    // due at the same time reads the kernel right after it, so that a full
+    // read never delays a change.
+    bool full = controller.needs_full_read() || (now >= next_resync && !dirty);
     if (!ready(kube.get())) {
       dirty = full = false;  // fail static: nothing is added or deleted before the cluster was listed once
     }

@@ -71,14 +71,19 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--since", required=True)
     p.add_argument("--timeout", type=float, default=5)
+    p.add_argument("--ready", help="created once the table has been read the first time")
     p.add_argument("conditions", nargs="+")
     a = p.parse_args()
     deadline = time.monotonic() + a.timeout
     met = None
+    first = True
     while time.monotonic() < deadline:
         if all(holds(read_table(), c) for c in a.conditions):
             met = time.time_ns()
             break
+        if first and a.ready:
+            open(a.ready, "w").close()
+            first = False
         time.sleep(0.005)
     if met is None:
         print(f"timeout; table: {read_table()}", file=sys.stderr)

@@ -84,12 +84,15 @@ kvlb_k8s_field() {
 within_1s() {
 	local what=$1 change=$2 ms pid
 	shift 2
-	rm -f "$LAB_OUT/.since" "$LAB_OUT/.waited"
-	ip netns exec lb1 "$LAB_PYTHON" "$LAB_DIR/ipvs_wait.py" --since "$LAB_OUT/.since" --timeout 10 -- "$@" \
-		>"$LAB_OUT/.waited" &
+	rm -f "$LAB_OUT/.since" "$LAB_OUT/.waited" "$LAB_OUT/.watching"
+	ip netns exec lb1 "$LAB_PYTHON" "$LAB_DIR/ipvs_wait.py" --since "$LAB_OUT/.since" --ready "$LAB_OUT/.watching" \
+		--timeout 20 -- "$@" >"$LAB_OUT/.waited" &
 	pid=$!
+	# The watcher must be reading before the change is made (a slow start
+	# would be counted as kvlbd's time).
+	lab_wait_for "[ -e '$LAB_OUT/.watching' ] || ! kill -0 $pid" 10
 	eval "$change" >/dev/null
-	date +%s%N >"$LAB_OUT/.since"
+	date +%s%N >"$LAB_OUT/.since.tmp" && mv "$LAB_OUT/.since.tmp" "$LAB_OUT/.since"  # whole, never half written
 	wait "$pid" || lab_fail "$what: IPVS not as expected within 10 s ($*)"
 	ms=$(cat "$LAB_OUT/.waited")
 	lab_log "$what: ${ms} ms"
