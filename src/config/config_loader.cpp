@@ -9,136 +9,14 @@
 #include <sstream>
 
 #include "config/field_checks.h"
+#include "config/parser.h"
 #include "config/yaml_tree.h"
 
-namespace kvlb::config {
-namespace {
+namespace kvlb::config::detail {
 
 using model::IpAddress;
 
 inline constexpr uint64_t kMaxPersistenceSeconds = 2592000;  // 30 days: the kernel keeps timeout*HZ in a u32
-
-// Walks the YAML tree, collecting errors instead of stopping at the first.
-// Every node it is handed exists: a missing key is reported by the caller,
-// at the line of the mapping that lacks it.
-class Parser {
- public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
-
-  std::vector<ConfigError> errors;
-
-  void fail(const YamlNode& node, const std::string& field, const std::string& message) {
-    errors.push_back({file_, node.line(), field, message});
-  }
-
-  // Refuses keys the schema does not know (a typo must not be silently
-  // ignored), keys that are not strings and a key given twice.
-  void check_keys(const YamlNode& map, const std::string& field, std::initializer_list<std::string_view> allowed) {
-    int first_line[16] = {};  // per allowed key (the schema has at most 9): line first seen on, 0 if not yet
-    for (std::size_t i = 0; i < map.size(); ++i) {
-      auto key = map.key(i);
-      if (!key.is_scalar() && !key.is_null()) {
-        fail(key, field.empty() ? "(top level)" : field, "keys must be strings");
-        continue;
-      }
-      auto text = key.text();
-      std::size_t slot = 0;
-      for (auto name : allowed) {
-        if (name == text) break;
-        ++slot;
-      }
-      if (slot == allowed.size()) fail(key, join(field, text), "unknown key");
-      else if (slot >= std::size(first_line)) continue;
-      else if (first_line[slot])
-        fail(key, join(field, text), "duplicate key (first on line " + std::to_string(first_line[slot]) + ")");
-      else first_line[slot] = key.line();
-    }
-  }
-
-  // The value under `key`, or nullopt after reporting it missing.
-  std::optional<YamlNode> required(const YamlNode& map, std::string_view key, const std::string& field) {
-    auto value = map.find(key);
-    if (!value) fail(map, field, "is required");
-    return value;
-  }
-
-  bool require_map(const YamlNode& node, const std::string& field) {
-    if (node.is_mapping()) return true;
-    fail(node, field, "must be a mapping");
-    return false;
-  }
-
-  std::optional<std::string> string_of(const YamlNode& node, const std::string& field) {
-    if (!node.is_scalar()) {
-      fail(node, field, "must be a string");
-      return std::nullopt;
-    }
-    return std::string(node.text());
-  }
-
-  std::optional<std::string> name_of(const YamlNode& node, const std::string& field) {
-    auto name = string_of(node, field);
-    if (!name) return std::nullopt;
-    if (auto problem = name_problem(*name)) {
-      fail(node, field, *problem);
-      return std::nullopt;
-    }
-    return name;
-  }
-
-  std::optional<uint64_t> uint_of(const YamlNode& node, const std::string& field, uint64_t min, uint64_t max) {
-    if (!node.is_scalar()) {
-      fail(node, field, "must be a number");
-      return std::nullopt;
-    }
-    auto text = node.text();
-    uint64_t value = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || ptr != text.data() + text.size() || value < min || value > max) {
-      fail(node, field,
-           "must be " + std::to_string(min) + ".." + std::to_string(max) + " (got " + std::string(text) + ")");
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  // An address kvlb can program: a VIP, an endpoint or a SNAT source.
-  std::optional<IpAddress> ip_of(const YamlNode& node, const std::string& field) {
-    auto text = string_of(node, field);
-    if (!text) return std::nullopt;
-    auto ip = IpAddress::parse(*text);
-    if (!ip) {
-      fail(node, field, "not an IPv4 or IPv6 address (got " + *text + ")");
-      return std::nullopt;
-    }
-    if (!ip->is_usable_unicast()) {
-      fail(node, field,
-           "must be a unicast address, not unspecified, loopback, multicast or broadcast (got " + *text + ")");
-      return std::nullopt;
-    }
-    return ip;
-  }
-
-  static std::string join(const std::string& parent, std::string_view key) {
-    return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-  }
-
-  void parse_root(const YamlNode& root, model::DesiredState& state);
-  void parse_service(const YamlNode& node, std::size_t index, std::vector<model::Service>& out);
-
- private:
-  void parse_node(const YamlNode& node, model::NodeConfig& out);
-  void parse_api(const YamlNode& node, model::Settings& out);
-  void parse_reconcile(const YamlNode& node, model::Settings& out);
-  void parse_kubernetes(const YamlNode& node, model::KubernetesSettings& out);
-  void parse_pools(const YamlNode& node, std::vector<model::IpPool>& out);
-  std::optional<bool> bool_of(const YamlNode& node, const std::string& field);
-  void parse_endpoint(const YamlNode& node, const std::string& field, model::Service& service, bool vip_ok,
-                      std::set<model::RealServerKey>& seen);
-
-  std::string file_;
-  std::map<model::VsKey, std::size_t> seen_;  // duplicate detection: key -> index of its first service
-};
 
 void Parser::parse_root(const YamlNode& root, model::DesiredState& state) {
   if (root.is_null()) {
@@ -146,12 +24,13 @@ void Parser::parse_root(const YamlNode& root, model::DesiredState& state) {
     return;
   }
   if (!require_map(root, "(top level)")) return;
-  check_keys(root, "", {"node", "api", "reconcile", "kubernetes", "pools", "services"});
+  check_keys(root, "", {"node", "api", "reconcile", "kubernetes", "pools", "ha", "services"});
   if (auto node = required(root, "node", "node")) parse_node(*node, state.node);
   if (auto kubernetes = root.find("kubernetes")) parse_kubernetes(*kubernetes, state.kubernetes);
   if (auto pools = root.find("pools")) parse_pools(*pools, state.pools);
   if (auto api = root.find("api")) parse_api(*api, state.settings);
   if (auto reconcile = root.find("reconcile")) parse_reconcile(*reconcile, state.settings);
+  if (auto ha = root.find("ha")) parse_ha(*ha, state.ha);
   auto services = root.find("services");
   if (!services || services->is_null()) return;
   if (!services->is_sequence()) {
@@ -306,7 +185,8 @@ void Parser::parse_service(const YamlNode& node, std::size_t index, std::vector<
   const std::string field = "services[" + std::to_string(index) + "]";
   if (!require_map(node, field)) return;
   check_keys(node, field,
-             {"name", "vip", "port", "protocol", "scheduler", "persistence", "mode", "snatAddress", "endpoints"});
+             {"name", "vip", "port", "protocol", "scheduler", "persistence", "mode", "snatAddress", "endpoints",
+              "instance"});
   model::Service svc;
   std::size_t errors_before = errors.size();
   if (auto name = required(node, "name", field + ".name"))
@@ -350,6 +230,12 @@ void Parser::parse_service(const YamlNode& node, std::size_t index, std::vector<
       if (svc.mode == model::NatMode::Default)
         fail(*snat, field + ".snatAddress", "only valid with mode onearm or fullnat");
       svc.snat_address = *ip;
+    }
+  }
+  if (auto instance = node.find("instance")) {
+    if (auto text = name_of(*instance, field + ".instance")) {
+      svc.instance = *text;
+      instance_lines_[index] = instance->line();
     }
   }
   auto endpoints = node.find("endpoints");
@@ -400,7 +286,11 @@ void Parser::parse_endpoint(const YamlNode& node, const std::string& field, mode
   svc.endpoints.push_back(ep);
 }
 
-}  // namespace
+}  // namespace kvlb::config::detail
+
+namespace kvlb::config {
+
+using detail::Parser;
 
 std::string ConfigError::str() const {
   std::ostringstream out;
@@ -431,6 +321,7 @@ LoadResult load_config_text(const std::string& text, const std::string& name) {
     return result;
   }
   parser.parse_root(*root, result.state);
+  parser.check_instances(result.state);
   // Services were checked before the rest of the file: report in file order.
   std::stable_sort(parser.errors.begin(), parser.errors.end(),
                    [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });

@@ -108,6 +108,8 @@ struct KernelState {
   std::set<SnatRule> snat;
   bool nat_table_present = true;  // observed: false if kvlb's table is missing or damaged
   std::set<IpAddress> vips;       // addresses on the node interface tagged as kvlb's
+  // VIPs whose traffic kvlb's table drops silently (a node taking over, before its state is in place).
+  std::set<IpAddress> dropped_vips;
   // Observed: the interface's other addresses. A VIP an operator configured
   // by hand is used as it is: never added again, never removed.
   std::set<IpAddress> foreign_addresses;
@@ -130,6 +132,7 @@ struct Service {
   NatMode mode = NatMode::Default;
   std::optional<IpAddress> snat_address;
   std::vector<Endpoint> endpoints;
+  std::string instance = "default";  // the HA cluster instance whose MASTER serves it
   bool operator==(const Service&) const = default;
 };
 
@@ -172,12 +175,65 @@ struct KubernetesSettings {
   auto operator<=>(const KubernetesSettings&) const = default;
 };
 
+// One HA cluster instance: a set of services with its own MASTER, so the
+// services can be split across the pair (active-active by instance).
+struct HaInstance {
+  std::string name;
+  uint8_t priority = 100;           // 1..254; higher wins, then the higher address
+  bool preempt = false;             // take over from a lower-priority MASTER (only once synced)
+  uint32_t preempt_delay_ms = 0;
+  // Addresses that move with the instance besides its VIPs: the endpoints'
+  // gateway in default mode, the onearm SNAT source.
+  std::vector<IpAddress> floating_addresses;
+  auto operator<=>(const HaInstance&) const = default;
+};
+
+// Connection-state sync between the pair (absent from the config: none).
+struct SyncSettings {
+  std::string interface;            // the dedicated sync link
+  std::optional<IpAddress> address; // this node's address on it (conntrackd's UDP source)
+  std::optional<IpAddress> peer;    // the peer's address on it
+  uint32_t ipvs_sync_id = 1;        // 0..255, the same on both nodes
+  bool conntrackd = true;           // sync netfilter conntrack (NAT mappings) with conntrackd
+  bool manage_conntrackd = true;    // kvlbd starts and supervises conntrackd (else systemd does)
+  std::string conntrackd_config = "/run/kvlb/conntrackd.conf";
+  std::string conntrackd_socket = "/run/kvlb/conntrackd.ctl";
+  uint16_t conntrackd_port = 3780;
+  auto operator<=>(const SyncSettings&) const = default;
+};
+
+// VRRP-like mastership between kvlbd nodes (absent from the config: a single
+// node that is always MASTER).
+struct HaSettings {
+  bool enabled = false;
+  std::optional<IpAddress> address;  // this node's advert address (source and identity)
+  std::vector<IpAddress> peers;      // unicast advert destinations
+  uint16_t port = 7712;
+  std::string key_file;              // shared HMAC-SHA256 key
+  uint32_t interval_ms = 100;
+  std::vector<HaInstance> instances;
+  SyncSettings sync;
+  auto operator<=>(const HaSettings&) const = default;
+};
+
+// What this node does with an instance's addresses right now (set by the HA
+// runner; without HA every instance is held).
+struct InstanceHold {
+  bool addresses = false;  // its VIPs and floating addresses are on the interface
+  bool drop = false;       // its VIPs' traffic is dropped (taking over)
+  auto operator<=>(const InstanceHold&) const = default;
+};
+
 struct DesiredState {
   NodeConfig node;
   Settings settings;
   std::vector<Service> services;  // from the config file (static services)
   std::vector<IpPool> pools;
   KubernetesSettings kubernetes;
+  HaSettings ha;
+  // Runtime, not config: per instance what this node holds. Empty with HA
+  // off (everything held); with HA on, an instance not listed is held by the peer.
+  std::map<std::string, InstanceHold> holds;
 };
 
 }  // namespace kvlb::model

@@ -108,9 +108,12 @@ Plan diff(const KernelState& desired, const KernelState& observed, const DrainTr
   if (!observed.nat_table_present) {
     plan.recreate_nat_table = true;
     for (const auto& rule : desired.snat) plan.snat.push_back({true, rule});
+    for (const auto& vip : desired.dropped_vips) plan.drops.push_back({true, vip});
   } else {
     set_difference_each(observed.snat, desired.snat, [&](const auto& r) { plan.snat.push_back({false, r}); });
     set_difference_each(desired.snat, observed.snat, [&](const auto& r) { plan.snat.push_back({true, r}); });
+    set_difference_each(observed.dropped_vips, desired.dropped_vips, [&](const auto& v) { plan.drops.push_back({false, v}); });
+    set_difference_each(desired.dropped_vips, observed.dropped_vips, [&](const auto& v) { plan.drops.push_back({true, v}); });
   }
 
   set_difference_each(desired.vips, observed.vips, [&](const auto& vip) {
@@ -154,11 +157,16 @@ void apply_plan(KernelState& after, const Plan& plan, const std::vector<bool>& f
   if (!nat_failed) {
     if (plan.recreate_nat_table) {
       after.snat.clear();
+      after.dropped_vips.clear();
       after.nat_table_present = true;
     }
     for (const auto& op : plan.snat) {
       if (op.add) after.snat.insert(op.rule);
       else after.snat.erase(op.rule);
+    }
+    for (const auto& op : plan.drops) {
+      if (op.add) after.dropped_vips.insert(op.vip);
+      else after.dropped_vips.erase(op.vip);
     }
   }
   for (const auto& op : plan.vip_additions)

@@ -25,10 +25,12 @@ std::string SnatOp::str() const { return std::string(add ? "ADD" : "DEL") + " sn
 
 std::string VipOp::str() const { return std::string(add ? "ADD" : "DEL") + " vip " + vip.str(); }
 
+std::string DropOp::str() const { return std::string(add ? "DROP" : "UNDROP") + " vip " + vip.str(); }
+
 bool Plan::empty() const { return size() == 0; }
 
 std::size_t Plan::size() const {
-  return vip_removals.size() + ipvs.size() + (recreate_nat_table ? 1 : 0) + snat.size() + vip_additions.size();
+  return vip_removals.size() + ipvs.size() + (recreate_nat_table ? 1 : 0) + snat.size() + drops.size() + vip_additions.size();
 }
 
 void Plan::for_each_line(const std::function<void(const std::string&)>& line) const {
@@ -36,6 +38,7 @@ void Plan::for_each_line(const std::function<void(const std::string&)>& line) co
   for (const auto& op : ipvs) line(op.str());
   if (recreate_nat_table) line("RECREATE nat table");
   for (const auto& op : snat) line(op.str());
+  for (const auto& op : drops) line(op.str());
   for (const auto& op : vip_additions) line(op.str());
 }
 

@@ -29,6 +29,13 @@ struct VipOp {
   std::string str() const;
 };
 
+// A VIP entering or leaving the takeover drop set (applied with the SNAT batch).
+struct DropOp {
+  bool add = true;
+  model::IpAddress vip;
+  std::string str() const;  // DROP vip 20.20.20.1 / UNDROP vip 20.20.20.1
+};
+
 // Grouped in the order they are applied: VIPs go first when removed (traffic
 // stops arriving) and last when added (traffic arrives once all is in place).
 struct Plan {
@@ -36,6 +43,7 @@ struct Plan {
   std::vector<IpvsOp> ipvs;
   bool recreate_nat_table = false;
   std::vector<SnatOp> snat;
+  std::vector<DropOp> drops;
   std::vector<VipOp> vip_additions;
 
   bool empty() const;
