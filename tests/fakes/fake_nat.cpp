@@ -8,6 +8,8 @@ namespace {
 // Same wording as the netlink implementation, so tests and logs read alike.
 std::string add_context(const model::SnatRule& rule) { return "nft add snat " + rule.str(); }
 std::string delete_context(const model::SnatRule& rule) { return "nft delete snat " + rule.str(); }
+std::string add_context(const model::IpAddress& vip) { return "nft add drop " + vip.str(); }
+std::string delete_context(const model::IpAddress& vip) { return "nft delete drop " + vip.str(); }
 
 }  // namespace
 
@@ -18,7 +20,7 @@ Result<kernel::NatObserved> FakeNatTable::read() {
     return error;
   }
   if (!intact()) return kernel::NatObserved{};
-  return kernel::NatObserved{true, snat()};
+  return kernel::NatObserved{true, snat(), dropped_vips()};
 }
 
 Status FakeNatTable::apply(const kernel::NatBatch& batch) {
@@ -44,15 +46,27 @@ Status FakeNatTable::apply(const kernel::NatBatch& batch) {
   std::vector<Error> errors;
   auto fail = [&](int err, std::string context) { errors.push_back(Error::from_errno(err, std::move(context))); };
 
-  if (!batch.recreate_table)
+  // Same message order as the netlink batch: deletions, then additions.
+  if (!batch.recreate_table) {
     for (const auto& rule : batch.remove) {
-      if (!next || !next->erase(rule.match)) fail(ENOENT, delete_context(rule));  // kernel deletes by key
+      if (!next || !next->snat.erase(rule.match)) fail(ENOENT, delete_context(rule));  // kernel deletes by key
       else staged_ops.push_back("DEL snat " + rule.str());
     }
+    for (const auto& vip : batch.drop_remove) {
+      if (!next || !next->drop.erase(vip)) fail(ENOENT, delete_context(vip));
+      else staged_ops.push_back("DEL drop " + vip.str());
+    }
+  }
   for (const auto& rule : batch.add) {
     if (!next) fail(ENOENT, add_context(rule));
-    else if (!next->emplace(rule.match, rule.to).second) fail(EEXIST, add_context(rule));
+    else if (!next->snat.emplace(rule.match, rule.to).second) fail(EEXIST, add_context(rule));
     else staged_ops.push_back("ADD snat " + rule.str());
+  }
+  // kvlb adds with NLM_F_EXCL, so an existing address is EEXIST, not a no-op.
+  for (const auto& vip : batch.drop_add) {
+    if (!next) fail(ENOENT, add_context(vip));
+    else if (!next->drop.insert(vip).second) fail(EEXIST, add_context(vip));
+    else staged_ops.push_back("ADD drop " + vip.str());
   }
 
   if (!errors.empty()) {
@@ -71,8 +85,12 @@ Status FakeNatTable::apply(const kernel::NatBatch& batch) {
 std::set<model::SnatRule> FakeNatTable::snat() const {
   std::set<model::SnatRule> out;
   if (table_)
-    for (const auto& [key, to] : *table_) out.insert({key, to});
+    for (const auto& [key, to] : table_->snat) out.insert({key, to});
   return out;
+}
+
+std::set<model::IpAddress> FakeNatTable::dropped_vips() const {
+  return table_ ? table_->drop : std::set<model::IpAddress>{};
 }
 
 void FakeNatTable::delete_table() {
@@ -85,11 +103,19 @@ void FakeNatTable::damage_layout() {
 }
 
 void FakeNatTable::put_element(const model::SnatRule& rule) {
-  if (table_) (*table_)[rule.match] = rule.to;
+  if (table_) table_->snat[rule.match] = rule.to;
 }
 
 void FakeNatTable::erase_element(const model::VsKey& key) {
-  if (table_) table_->erase(key);
+  if (table_) table_->snat.erase(key);
+}
+
+void FakeNatTable::put_drop(const model::IpAddress& vip) {
+  if (table_) table_->drop.insert(vip);
+}
+
+void FakeNatTable::erase_drop(const model::IpAddress& vip) {
+  if (table_) table_->drop.erase(vip);
 }
 
 }  // namespace kvlb::fakes

@@ -45,6 +45,22 @@ uint64_t u64_or_zero(const nf_conntrack* ct, nf_conntrack_attr attr) {
   return nfct_attr_is_set(ct, attr) ? nfct_get_attr_u64(ct, attr) : 0;
 }
 
+struct Protocols {
+  bool v4;
+  model::Protocol l4;
+};
+
+// IPv4 or IPv6, and TCP, UDP or SCTP; nullopt for anything else.
+std::optional<Protocols> protocols_of(const nf_conntrack* ct) {
+  if (!nfct_attr_is_set(ct, ATTR_ORIG_L3PROTO) || !nfct_attr_is_set(ct, ATTR_ORIG_L4PROTO))
+    return std::nullopt;
+  const uint8_t l3 = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
+  if (l3 != AF_INET && l3 != AF_INET6) return std::nullopt;
+  auto protocol = model::protocol_from_number(nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO));
+  if (!protocol) return std::nullopt;
+  return Protocols{l3 == AF_INET, *protocol};
+}
+
 }  // namespace
 
 std::string_view tcp_state_name(uint8_t state) {
@@ -62,16 +78,12 @@ std::string_view sctp_state_name(uint8_t state) {
 }
 
 std::optional<ConnEntry> conn_entry_from(const nf_conntrack* ct) {
-  if (!nfct_attr_is_set(ct, ATTR_ORIG_L3PROTO) || !nfct_attr_is_set(ct, ATTR_ORIG_L4PROTO))
-    return std::nullopt;
-  const uint8_t l3 = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
-  if (l3 != AF_INET && l3 != AF_INET6) return std::nullopt;
-  auto protocol = model::protocol_from_number(nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO));
-  if (!protocol) return std::nullopt;
+  auto protocols = protocols_of(ct);
+  if (!protocols) return std::nullopt;
 
   ConnEntry e;
-  e.protocol = *protocol;
-  const bool v4 = l3 == AF_INET;
+  e.protocol = protocols->l4;
+  const bool v4 = protocols->v4;
   if (!read_endpoint(ct, v4, kOrigSrc, e.client, e.client_port) ||
       !read_endpoint(ct, v4, kOrigDst, e.vip, e.vip_port) ||
       !read_endpoint(ct, v4, kReplSrc, e.endpoint, e.endpoint_port) ||
@@ -88,6 +100,15 @@ std::optional<ConnEntry> conn_entry_from(const nf_conntrack* ct) {
   e.packets = u64_or_zero(ct, ATTR_ORIG_COUNTER_PACKETS) + u64_or_zero(ct, ATTR_REPL_COUNTER_PACKETS);
   if (nfct_attr_is_set(ct, ATTR_TIMEOUT)) e.timeout = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
   return e;
+}
+
+std::optional<ConnKey> original_destination_of(const nf_conntrack* ct) {
+  auto protocols = protocols_of(ct);
+  if (!protocols) return std::nullopt;
+  ConnKey key;
+  key.protocol = protocols->l4;
+  if (!read_endpoint(ct, protocols->v4, kOrigDst, key.vip, key.port)) return std::nullopt;
+  return key;
 }
 
 }  // namespace kvlb::kernel

@@ -112,7 +112,10 @@ RulePtr build_snat_rule(model::Family family) {
   return rule;
 }
 
-// ip daddr @drop_vips4 drop (and the ip6 equivalent).
+// ip daddr @drop_vips4 drop (and the ip6 equivalent). Only the destination
+// address is matched, so every packet to a listed VIP is dropped whatever its
+// protocol or port; the verdict is a plain drop (no reject: a client must see
+// silence, not a reset or an ICMP error, while a new master takes over).
 RulePtr build_guard_rule(model::Family family) {
   const bool v4 = family == model::Family::V4;
   auto rule = new_rule(kGuardChain);
@@ -123,6 +126,26 @@ RulePtr build_guard_rule(model::Family family) {
   add_lookup(rule.get(), v4 ? kDropVipSet4 : kDropVipSet6, NFT_REG_1, std::nullopt);
   add_verdict(rule.get(), NF_DROP);
   return rule;
+}
+
+// One element (key, and value for maps) of one set of kvlb's table. Sets are
+// named, not referenced by id: they exist before the batch, or are created
+// earlier in it, and the kernel resolves names within the transaction.
+void put_element(nlmsghdr* nlh, const char* set, const std::vector<uint8_t>& key,
+                 const std::optional<std::vector<uint8_t>>& value) {
+  auto put_value = [nlh](uint16_t type, const std::vector<uint8_t>& bytes) {
+    nlattr* nest = mnl_attr_nest_start(nlh, type);
+    mnl_attr_put(nlh, NFTA_DATA_VALUE, bytes.size(), bytes.data());
+    mnl_attr_nest_end(nlh, nest);
+  };
+  mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, kNatTableName);
+  mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+  nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+  nlattr* element = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+  put_value(NFTA_SET_ELEM_KEY, key);
+  if (value) put_value(NFTA_SET_ELEM_DATA, *value);
+  mnl_attr_nest_end(nlh, element);
+  mnl_attr_nest_end(nlh, list);
 }
 
 // ---- description of expressions (for comparing with kernel dumps) ----
@@ -261,19 +284,12 @@ std::vector<RulePtr> build_rules() {
 }
 
 void build_snat_element_message(nlmsghdr* nlh, const model::SnatRule& rule, bool with_value) {
-  auto put_value = [nlh](uint16_t type, const std::vector<uint8_t>& bytes) {
-    nlattr* nest = mnl_attr_nest_start(nlh, type);
-    mnl_attr_put(nlh, NFTA_DATA_VALUE, bytes.size(), bytes.data());
-    mnl_attr_nest_end(nlh, nest);
-  };
-  mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, kNatTableName);
-  mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, snat_map_name(rule.match.vip.family()));
-  nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-  nlattr* element = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-  put_value(NFTA_SET_ELEM_KEY, encode_snat_key(rule.match));
-  if (with_value) put_value(NFTA_SET_ELEM_DATA, encode_address(rule.to));
-  mnl_attr_nest_end(nlh, element);
-  mnl_attr_nest_end(nlh, list);
+  put_element(nlh, snat_map_name(rule.match.vip.family()), encode_snat_key(rule.match),
+              with_value ? std::optional(encode_address(rule.to)) : std::nullopt);
+}
+
+void build_drop_element_message(nlmsghdr* nlh, const model::IpAddress& vip) {
+  put_element(nlh, drop_set_name(vip.family()), encode_address(vip), std::nullopt);
 }
 
 std::vector<std::string> describe_rule(nftnl_rule* rule) {

@@ -26,6 +26,8 @@ void build_chain_message(nlmsghdr* nlh, const NftChainSpec& spec);
 // Payload of NEWSETELEM/DELSETELEM for one SNAT element (key only when
 // `with_value` is false).
 void build_snat_element_message(nlmsghdr* nlh, const model::SnatRule& rule, bool with_value);
+// Payload of NEWSETELEM/DELSETELEM for one element of drop_vips4/drop_vips6.
+void build_drop_element_message(nlmsghdr* nlh, const model::IpAddress& vip);
 std::vector<RulePtr> build_rules();  // the table's fixed rules, in chain order
 
 // One string per expression, registers normalized, attributes the kernel adds

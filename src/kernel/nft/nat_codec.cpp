@@ -97,6 +97,15 @@ void add_element(BatchWriter& writer, const model::SnatRule& rule, bool adding) 
              [&](nlmsghdr* nlh) { nftnl::build_snat_element_message(nlh, rule, adding); });
 }
 
+// Same flags as SNAT elements: without NLM_F_EXCL the kernel would accept an
+// existing element silently, and kvlb's view and the kernel's could drift
+// apart unnoticed.
+void add_drop_element(BatchWriter& writer, const model::IpAddress& vip, bool adding) {
+  writer.add(adding ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, adding ? NLM_F_CREATE | NLM_F_EXCL : 0,
+             std::string(adding ? "nft add drop " : "nft delete drop ") + vip.str(),
+             [&](nlmsghdr* nlh) { nftnl::build_drop_element_message(nlh, vip); });
+}
+
 std::vector<uint8_t> message_bytes(const nlmsghdr* nlh) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(nlh);
   return {bytes, bytes + nlh->nlmsg_len};
@@ -130,10 +139,14 @@ Result<EncodedNftBatch> encode_nat_batch(const NatBatch& batch, uint32_t first_s
 
   BatchWriter writer(first_seq);
   writer.begin();
-  if (recreate) add_table_creation(writer);
-  else
+  if (recreate) {
+    add_table_creation(writer);
+  } else {
     for (const auto& rule : batch.remove) add_element(writer, rule, false);
+    for (const auto& vip : batch.drop_remove) add_drop_element(writer, vip, false);
+  }
   for (const auto& rule : batch.add) add_element(writer, rule, true);
+  for (const auto& vip : batch.drop_add) add_drop_element(writer, vip, true);
   writer.end();
   return std::move(writer).finish();
 }

@@ -33,12 +33,13 @@ struct EncodedNftBatch {
 
 // Encodes `batch` as one transaction using sequence numbers first_seq,
 // first_seq+1, ... Message order: [ensure table, delete table, create table,
-// sets, chains, rules] when recreating, then element deletions, then additions
-// (deleting first lets one batch change a key's SNAT address). `remove` is
-// ignored when recreating: the new table starts empty. Element additions use
-// NLM_F_EXCL so that an existing key fails with EEXIST, as the fake does.
-// Fails (EINVAL) on an empty batch or a rule whose VIP and SNAT address
-// families differ.
+// sets, chains, rules] when recreating, then SNAT and drop element deletions,
+// then SNAT and drop element additions (deleting first lets one batch change
+// a key's SNAT address). `remove` and `drop_remove` are ignored when
+// recreating: the new table starts empty. One element per message, so an
+// error names its element. Element additions use NLM_F_EXCL so that an
+// existing key fails with EEXIST, as the fake does. Fails (EINVAL) on an
+// empty batch or a rule whose VIP and SNAT address families differ.
 Result<EncodedNftBatch> encode_nat_batch(const NatBatch& batch, uint32_t first_seq);
 
 // Requests read() sends, each one message.

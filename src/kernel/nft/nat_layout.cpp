@@ -60,6 +60,10 @@ const char* snat_map_name(model::Family family) {
   return family == model::Family::V4 ? kSnatMap4 : kSnatMap6;
 }
 
+const char* drop_set_name(model::Family family) {
+  return family == model::Family::V4 ? kDropVipSet4 : kDropVipSet6;
+}
+
 std::vector<uint8_t> encode_snat_key(const model::VsKey& key) {
   std::vector<uint8_t> bytes(key.vip.data(), key.vip.data() + key.vip.size());
   bytes.insert(bytes.end(), {static_cast<uint8_t>(model::ip_protocol_number(key.protocol)), 0, 0, 0});

@@ -63,6 +63,8 @@ const std::vector<NftRuleSpec>& nat_rule_specs();  // in chain order
 
 // Name of the SNAT map holding keys of this address family.
 const char* snat_map_name(model::Family family);
+// Name of the set of dropped VIPs of this address family (key: the address).
+const char* drop_set_name(model::Family family);
 
 // Map key: VIP . L4 protocol . port, each field padded to a 32-bit register
 // (nftables concatenation layout): 4+4+4 bytes for IPv4, 16+4+4 for IPv6.
@@ -70,7 +72,8 @@ const char* snat_map_name(model::Family family);
 std::vector<uint8_t> encode_snat_key(const model::VsKey& key);
 std::optional<model::VsKey> decode_snat_key(std::span<const uint8_t> bytes);
 
-// Map value: the SNAT source address (4 or 16 bytes).
+// Map value: the SNAT source address (4 or 16 bytes); also the key of the
+// drop sets.
 std::vector<uint8_t> encode_address(const model::IpAddress& address);
 std::optional<model::IpAddress> decode_address(std::span<const uint8_t> bytes);
 

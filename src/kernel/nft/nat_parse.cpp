@@ -9,6 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <optional>
+#include <span>
+#include <type_traits>
+#include <utility>
 
 #include "kernel/nft/nat_builders.h"
 #include "kernel/nft/nat_table.h"
@@ -51,6 +55,54 @@ std::optional<std::string> named_objects_problem(const std::vector<Spec>& expect
     if (it == expected.end()) return std::string("unexpected ") + what + " " + o.name;
   }
   return std::nullopt;
+}
+
+// One element of a dump as raw bytes; no value for plain sets.
+struct RawElement {
+  std::span<const uint8_t> key;
+  std::optional<std::span<const uint8_t>> value;
+};
+
+// Calls accept(family, element) for every element of the sets named in
+// `names` (v4, v6; elements of other sets are skipped). An element accept()
+// refuses makes the whole dump an error: such a set is not one kvlb wrote,
+// and recreating the table is the repair. `kind` is "map" or "set".
+template <typename Accept>
+Status for_each_element(const std::vector<NlMessage>& dump, const char* kind,
+                        std::pair<const char*, const char*> names, Accept&& accept) {
+  struct Visit {
+    std::remove_reference_t<Accept>* accept;
+    model::Family family;
+    bool refused = false;
+  };
+  for (const auto& message : dump) {
+    if (!is_nft_message(message, NFT_MSG_NEWSETELEM)) continue;
+    nftnl::SetPtr set(nftnl_set_alloc());
+    if (nftnl_set_elems_nlmsg_parse(header(message), set.get()) < 0) return malformed("element dump");
+    const std::string set_name = str_or_empty(nftnl_set_get_str(set.get(), NFTNL_SET_NAME));
+    if (set_name != names.first && set_name != names.second) continue;
+
+    Visit visit{&accept, set_name == names.first ? model::Family::V4 : model::Family::V6, false};
+    nftnl_set_elem_foreach(
+        set.get(),
+        [](nftnl_set_elem* e, void* data) {
+          auto& v = *static_cast<Visit*>(data);
+          RawElement element;
+          uint32_t key_len = 0, value_len = 0;
+          if (const auto* key = static_cast<const uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &key_len)))
+            element.key = {key, key_len};
+          const auto* value = static_cast<const uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &value_len));
+          if (value) element.value = std::span<const uint8_t>(value, value_len);
+          if ((*v.accept)(v.family, element)) return 0;
+          v.refused = true;
+          return -1;  // stop: the caller reports the set as not kvlb's
+        },
+        &visit);
+    if (visit.refused)
+      return Error::from_errno(EPROTO, "nft read: element of " + std::string(kind) + " " + set_name +
+                                           " that kvlb does not write");
+  }
+  return ok_status();
 }
 
 }  // namespace
@@ -175,45 +227,34 @@ Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessag
   std::set<model::SnatRule> out;
   std::set<model::VsKey> keys;
   std::size_t repeated = 0;
-  for (const auto& message : dump) {
-    if (!is_nft_message(message, NFT_MSG_NEWSETELEM)) continue;
-    nftnl::SetPtr set(nftnl_set_alloc());
-    if (nftnl_set_elems_nlmsg_parse(header(message), set.get()) < 0) return malformed("element dump");
-    const std::string set_name = str_or_empty(nftnl_set_get_str(set.get(), NFTNL_SET_NAME));
-    if (set_name != kSnatMap4 && set_name != kSnatMap6) continue;
-    const auto family = set_name == kSnatMap4 ? model::Family::V4 : model::Family::V6;
+  auto accept = [&](model::Family family, const RawElement& element) {
+    std::optional<model::VsKey> match;
+    std::optional<model::IpAddress> to;
+    if (!element.key.empty()) match = decode_snat_key(element.key);
+    if (element.value) to = decode_address(*element.value);
+    if (!match || !to || match->vip.family() != family || to->family() != family) return false;
+    if (!keys.insert(*match).second) ++repeated;
+    out.insert(model::SnatRule{*match, *to});
+    return true;
+  };
+  auto status = for_each_element(dump, "map", {kSnatMap4, kSnatMap6}, accept);
+  if (!status.ok()) return status.error();
+  if (repeated_keys) *repeated_keys = repeated;
+  return out;
+}
 
-    struct Collect {
-      model::Family family;
-      std::set<model::SnatRule>* out;
-      std::set<model::VsKey>* keys;
-      std::size_t* repeated;
-      bool foreign = false;
-    } collect{family, &out, &keys, &repeated};
-    nftnl_set_elem_foreach(
-        set.get(),
-        [](nftnl_set_elem* element, void* data) {
-          auto& c = *static_cast<Collect*>(data);
-          uint32_t key_len = 0, value_len = 0;
-          const auto* key = static_cast<const uint8_t*>(nftnl_set_elem_get(element, NFTNL_SET_ELEM_KEY, &key_len));
-          const auto* value =
-              static_cast<const uint8_t*>(nftnl_set_elem_get(element, NFTNL_SET_ELEM_DATA, &value_len));
-          std::optional<model::VsKey> match;
-          std::optional<model::IpAddress> to;
-          if (key) match = decode_snat_key({key, key_len});
-          if (value) to = decode_address({value, value_len});
-          if (!match || !to || match->vip.family() != c.family || to->family() != c.family) {
-            c.foreign = true;
-            return -1;  // stop: the caller reports the map as not kvlb's
-          }
-          if (!c.keys->insert(*match).second) ++*c.repeated;
-          c.out->insert(model::SnatRule{*match, *to});
-          return 0;
-        },
-        &collect);
-    if (collect.foreign)
-      return Error::from_errno(EPROTO, "nft read: element of map " + set_name + " that kvlb does not write");
-  }
+Result<std::set<model::IpAddress>> parse_drop_elements(const std::vector<NlMessage>& dump,
+                                                       std::size_t* repeated_keys) {
+  std::set<model::IpAddress> out;
+  std::size_t repeated = 0;
+  auto accept = [&](model::Family family, const RawElement& element) {
+    auto vip = decode_address(element.key);
+    if (!vip || vip->family() != family || element.value) return false;
+    if (!out.insert(*vip).second) ++repeated;
+    return true;
+  };
+  auto status = for_each_element(dump, "set", {kDropVipSet4, kDropVipSet6}, accept);
+  if (!status.ok()) return status.error();
   if (repeated_keys) *repeated_keys = repeated;
   return out;
 }

@@ -63,4 +63,9 @@ std::optional<std::string> nat_layout_problem(const ObservedNftTable& table, con
 Result<std::set<model::SnatRule>> parse_snat_elements(const std::vector<NlMessage>& dump,
                                                       std::size_t* repeated_keys = nullptr);
 
+// Elements of drop_vips4/drop_vips6, on the same terms (an element with a
+// value or a key that is not an address of the set's family is an error).
+Result<std::set<model::IpAddress>> parse_drop_elements(const std::vector<NlMessage>& dump,
+                                                       std::size_t* repeated_keys = nullptr);
+
 }  // namespace kvlb::kernel

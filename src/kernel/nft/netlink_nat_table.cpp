@@ -124,22 +124,25 @@ Result<NatObserved> NetlinkNatTable::read_once(bool& ruleset_changed) {
   layout.rules = std::move(*parsed_rules);
   if (auto problem = nat_layout_problem(*table, layout)) return finish({}, *problem);
 
+  // Both maps and both drop sets: all of them are part of one snapshot.
   std::vector<NlMessage> elements;
-  for (const char* map : {kSnatMap4, kSnatMap6}) {
-    auto part = dump(encode_dump_set_elements(map, socket_->next_seq()), "map elements");
+  for (const char* set : {kSnatMap4, kSnatMap6, kDropVipSet4, kDropVipSet6}) {
+    auto part = dump(encode_dump_set_elements(set, socket_->next_seq()), "set elements");
     if (!part.ok()) return part.error();
     elements.insert(elements.end(), part->begin(), part->end());
   }
-  std::size_t repeated = 0;
-  auto snat = parse_snat_elements(elements, &repeated);
+  std::size_t repeated_snat = 0, repeated_drop = 0;
+  auto snat = parse_snat_elements(elements, &repeated_snat);
   if (!snat.ok()) return finish({}, snat.error().context);
-  if (repeated > 0) {
-    // The map's hash table resized during the dump: read again once it settled.
+  auto dropped = parse_drop_elements(elements, &repeated_drop);
+  if (!dropped.ok()) return finish({}, dropped.error().context);
+  if (repeated_snat + repeated_drop > 0) {
+    // A set's hash table resized during the dump: read again once it settled.
     ruleset_changed = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return NatObserved{};
   }
-  return finish(NatObserved{true, std::move(*snat)}, "");
+  return finish(NatObserved{true, std::move(*snat), std::move(*dropped)}, "");
 }
 
 }  // namespace kvlb::kernel

@@ -102,6 +102,47 @@ TEST(ConnEntryFrom, SkipsProtocolsItCannotDescribe) {
   EXPECT_FALSE(conn_entry_from(empty.get()));
 }
 
+TEST(OriginalDestinationOf, IsTheOriginalTuplesDestinationNotTheReplys) {
+  auto ct = make_conntrack();
+  nfct_set_attr_u8(ct.get(), ATTR_ORIG_L3PROTO, AF_INET);
+  nfct_set_attr_u8(ct.get(), ATTR_ORIG_L4PROTO, IPPROTO_SCTP);
+  set_v4(ct.get(), ATTR_ORIG_IPV4_SRC, "10.0.0.9");
+  set_v4(ct.get(), ATTR_ORIG_IPV4_DST, "20.20.20.1");
+  set_v4(ct.get(), ATTR_REPL_IPV4_SRC, "10.0.1.11");
+  set_v4(ct.get(), ATTR_REPL_IPV4_DST, "10.0.0.9");
+  nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_SRC, htons(40000));
+  nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_DST, htons(9999));
+  nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_SRC, htons(8080));
+  nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_DST, htons(40000));
+  auto key = original_destination_of(ct.get());
+  ASSERT_TRUE(key);
+  EXPECT_EQ(*key, (ConnKey{model::Protocol::Sctp, ip("20.20.20.1"), 9999}));
+
+  auto v6 = make_conntrack();
+  nfct_set_attr_u8(v6.get(), ATTR_ORIG_L3PROTO, AF_INET6);
+  nfct_set_attr_u8(v6.get(), ATTR_ORIG_L4PROTO, IPPROTO_UDP);
+  set_v6(v6.get(), ATTR_ORIG_IPV6_DST, "fd00::1");
+  nfct_set_attr_u16(v6.get(), ATTR_ORIG_PORT_DST, htons(53));
+  EXPECT_EQ(original_destination_of(v6.get()), (ConnKey{model::Protocol::Udp, ip("fd00::1"), 53}));
+
+  auto icmp = make_conntrack();
+  nfct_set_attr_u8(icmp.get(), ATTR_ORIG_L3PROTO, AF_INET);
+  nfct_set_attr_u8(icmp.get(), ATTR_ORIG_L4PROTO, IPPROTO_ICMP);
+  set_v4(icmp.get(), ATTR_ORIG_IPV4_DST, "20.20.20.1");
+  EXPECT_FALSE(original_destination_of(icmp.get()));
+  EXPECT_FALSE(original_destination_of(make_conntrack().get()));
+}
+
+TEST(OriginalDestination, OfAConnEntryIsItsVipPortAndProtocol) {
+  ConnEntry entry;
+  entry.protocol = model::Protocol::Udp;
+  entry.vip = ip("20.20.20.1");
+  entry.vip_port = 53;
+  entry.endpoint = ip("10.0.1.11");
+  entry.endpoint_port = 5353;
+  EXPECT_EQ(original_destination(entry), (ConnKey{model::Protocol::Udp, ip("20.20.20.1"), 53}));
+}
+
 TEST(StateNames, MatchConntrackTool) {
   EXPECT_EQ(tcp_state_name(TCP_CONNTRACK_SYN_SENT), "SYN_SENT");
   EXPECT_EQ(tcp_state_name(TCP_CONNTRACK_ESTABLISHED), "ESTABLISHED");

@@ -31,6 +31,16 @@ NatBatch removing(std::vector<model::SnatRule> remove) {
   return batch;
 }
 
+NatBatch dropping(std::vector<model::IpAddress> add, std::vector<model::IpAddress> remove = {}) {
+  NatBatch batch;
+  batch.drop_add = std::move(add);
+  batch.drop_remove = std::move(remove);
+  return batch;
+}
+
+const model::IpAddress kVip = nft_test::ip("20.20.20.1");
+const model::IpAddress kVip6 = nft_test::ip("fd00::1");
+
 TEST(FakeNatTable, StartsWithoutTable) {
   FakeNatTable table;
   auto observed = table.read();
@@ -202,6 +212,120 @@ TEST(FakeNatTable, InjectedFailuresHitOnceAndChangeNothing) {
   table.fail_next_read(Error::from_errno(EINTR, "nft read"));
   EXPECT_FALSE(table.read().ok());
   EXPECT_TRUE(table.read().ok());
+}
+
+// ---- drop set ----
+
+TEST(FakeNatTable, DropElementsAreAddedRemovedAndReadBack) {
+  FakeNatTable table;
+  ASSERT_TRUE(table.apply(recreate_with({kWeb})).ok());
+  table.clear_ops();
+  ASSERT_TRUE(table.apply(dropping({kVip, kVip6})).ok());
+  auto observed = table.read();
+  ASSERT_TRUE(observed.ok());
+  EXPECT_TRUE(observed->intact);
+  EXPECT_EQ(observed->dropped_vips, (std::set<model::IpAddress>{kVip, kVip6}));
+  EXPECT_EQ(observed->snat, std::set<model::SnatRule>{kWeb});
+
+  ASSERT_TRUE(table.apply(dropping({}, {kVip})).ok());
+  EXPECT_EQ(table.dropped_vips(), std::set<model::IpAddress>{kVip6});
+  EXPECT_EQ(table.ops(), (std::vector<std::string>{"ADD drop 20.20.20.1", "ADD drop fd00::1", "DEL drop 20.20.20.1"}));
+  EXPECT_EQ(table.writes(), 3u);
+}
+
+TEST(FakeNatTable, DropOnlyBatchIsNotEmpty) {
+  EXPECT_FALSE(dropping({kVip}).empty());
+  EXPECT_FALSE(dropping({}, {kVip}).empty());
+  EXPECT_TRUE(NatBatch{}.empty());
+}
+
+TEST(FakeNatTable, DroppingAnAddressTwiceFailsWithEexist) {
+  // kvlb adds with NLM_F_EXCL (as for SNAT elements): the kernel answers EEXIST.
+  FakeNatTable table;
+  ASSERT_TRUE(table.apply(recreate_with({})).ok());
+  ASSERT_TRUE(table.apply(dropping({kVip})).ok());
+  auto again = table.apply(dropping({kVip}));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code.value(), EEXIST);
+  EXPECT_EQ(again.error().context, "nft add drop 20.20.20.1");
+  auto twice = table.apply(dropping({kVip6, kVip6}));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code.value(), EEXIST);
+  EXPECT_EQ(table.dropped_vips(), std::set<model::IpAddress>{kVip});
+}
+
+TEST(FakeNatTable, UndroppingAMissingAddressFailsWithEnoent) {
+  FakeNatTable table;
+  ASSERT_TRUE(table.apply(recreate_with({})).ok());
+  auto status = table.apply(dropping({}, {kVip6}));
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code.value(), ENOENT);
+  EXPECT_EQ(status.error().context, "nft delete drop fd00::1");
+}
+
+TEST(FakeNatTable, DropWithoutTableFailsWithEnoent) {
+  FakeNatTable table;
+  auto status = table.apply(dropping({kVip}));
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code.value(), ENOENT);
+  EXPECT_FALSE(table.table_present());
+}
+
+TEST(FakeNatTable, RecreateWithDropAddStartsFromExactlyThoseAndIgnoresDropRemovals) {
+  FakeNatTable table;
+  ASSERT_TRUE(table.apply(recreate_with({kWeb})).ok());
+  ASSERT_TRUE(table.apply(dropping({kVip6})).ok());
+  table.clear_ops();
+  NatBatch batch = recreate_with({kDns});
+  batch.drop_add = {kVip};
+  batch.drop_remove = {nft_test::ip("9.9.9.9")};  // would be ENOENT if it were applied
+  ASSERT_TRUE(table.apply(batch).ok());
+  auto observed = table.read();
+  ASSERT_TRUE(observed.ok());
+  EXPECT_EQ(observed->snat, std::set<model::SnatRule>{kDns});
+  EXPECT_EQ(observed->dropped_vips, std::set<model::IpAddress>{kVip});
+  EXPECT_EQ(table.ops(), (std::vector<std::string>{"RECREATE table inet kvlb",
+                                                   "ADD snat 20.20.20.1:53/udp -> 20.20.20.1",
+                                                   "ADD drop 20.20.20.1"}));
+}
+
+TEST(FakeNatTable, FailedSnatElementRollsBackDropElementsOfTheSameBatch) {
+  FakeNatTable table;
+  ASSERT_TRUE(table.apply(recreate_with({kWeb})).ok());
+  ASSERT_TRUE(table.apply(dropping({kVip6})).ok());
+  NatBatch batch = dropping({kVip}, {kVip6});
+  batch.add = {kWeb};  // exists: EEXIST
+  auto status = table.apply(batch);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code.value(), EEXIST);
+  EXPECT_EQ(table.dropped_vips(), std::set<model::IpAddress>{kVip6});
+
+  NatBatch other = dropping({kVip6});  // exists: EEXIST
+  other.add = {kDns};
+  ASSERT_FALSE(table.apply(other).ok());
+  EXPECT_EQ(table.snat(), std::set<model::SnatRule>{kWeb});
+}
+
+TEST(FakeNatTable, DropElementsAreLostWithTheTableAndHiddenWhileItIsDamaged) {
+  FakeNatTable table;
+  ASSERT_TRUE(table.apply(recreate_with({})).ok());
+  ASSERT_TRUE(table.apply(dropping({kVip})).ok());
+  table.damage_layout();
+  EXPECT_TRUE(table.read()->dropped_vips.empty());  // not intact: nothing is reported
+  EXPECT_EQ(table.dropped_vips(), std::set<model::IpAddress>{kVip});
+  table.delete_table();
+  EXPECT_TRUE(table.dropped_vips().empty());
+}
+
+TEST(FakeNatTable, DriftDropElementsChangedByOthers) {
+  FakeNatTable table;
+  table.put_drop(kVip);  // no table: nothing happens
+  EXPECT_TRUE(table.dropped_vips().empty());
+  ASSERT_TRUE(table.apply(recreate_with({})).ok());
+  table.put_drop(kVip);
+  table.put_drop(kVip6);
+  table.erase_drop(kVip);
+  EXPECT_EQ(table.read()->dropped_vips, std::set<model::IpAddress>{kVip6});
 }
 
 }  // namespace

@@ -1,20 +1,25 @@
 #pragma once
 // Helpers for tests against the real kernel: a private network namespace,
-// running the nft/ip CLIs inside it, and capturing packets on an interface.
+// running the nft/ip CLIs inside it, a second namespace to send from, and
+// capturing packets on an interface.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -56,6 +61,63 @@ inline CommandResult run(const std::string& command) {
 }
 
 inline bool have_command(const std::string& name) { return run("command -v " + name).status == 0; }
+
+// A second network namespace, held open by a child process that waits to be
+// killed: the other end of a veth, where traffic comes from.
+class PeerNamespace {
+ public:
+  PeerNamespace() {
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) return;
+    const pid_t child = fork();
+    if (child == 0) {
+      char result = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+      (void)!write(ready[1], &result, 1);
+      for (;;) pause();
+    }
+    close(ready[1]);
+    char result = 'n';
+    if (child > 0 && read(ready[0], &result, 1) == 1 && result == 'y')
+      ns_fd_ = open(("/proc/" + std::to_string(child) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+    close(ready[0]);
+    if (child > 0 && ns_fd_ >= 0) pid_ = child;
+    else if (child > 0) stop(child);
+  }
+  ~PeerNamespace() {
+    if (ns_fd_ >= 0) close(ns_fd_);
+    if (pid_ > 0) stop(pid_);
+  }
+  PeerNamespace(const PeerNamespace&) = delete;
+  PeerNamespace& operator=(const PeerNamespace&) = delete;
+
+  bool ok() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // A shell command that runs inside the namespace.
+  std::string in(const std::string& command) const {
+    return "nsenter -t " + std::to_string(pid_) + " -n sh -c '" + command + "'";
+  }
+  // A socket that lives in the peer namespace (a socket stays in the
+  // namespace it was created in); the caller's namespace is unchanged.
+  int socket_in(int family, int type) const {
+    const int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own < 0) return -1;
+    int fd = -1;
+    if (setns(ns_fd_, CLONE_NEWNET) == 0) {
+      fd = socket(family, type | SOCK_CLOEXEC, 0);
+      if (setns(own, CLONE_NEWNET) != 0) std::abort();  // the test would run in the wrong namespace
+    }
+    close(own);
+    return fd;
+  }
+
+ private:
+  static void stop(pid_t child) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+  }
+  pid_t pid_ = -1;
+  int ns_fd_ = -1;
+};
 
 // nft prints map elements in hash order; sort each `elements = { ... }` list
 // so listings compare regardless of order.

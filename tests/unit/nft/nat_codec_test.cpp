@@ -223,6 +223,91 @@ TEST(NatBatchEncoding, RejectsEmptyBatchesAndMixedFamilies) {
   EXPECT_EQ(encoded.error().context, "nft snat 20.20.20.1:80/tcp -> fd00::1: VIP and SNAT address families differ");
 }
 
+// ---- drop set elements ----
+
+// What nft 1.0.6 sends for `nft add element inet kvlb drop_vips4 { 20.20.20.2 }`
+// and `... drop_vips6 { fd00::1 }` (nft --debug=mnl), minus the
+// NFTA_SET_ELEM_LIST_SET_ID nft adds: the payload after the nlmsghdr.
+constexpr const char* kCliDropElement4 =
+    "01000000"                                     // nfgenmsg: NFPROTO_INET
+    "0900" "0100" "6b766c62" "00000000"            // NFTA_SET_ELEM_LIST_TABLE "kvlb"
+    "0f00" "0200" "64726f705f7669707334" "0000"    // NFTA_SET_ELEM_LIST_SET "drop_vips4"
+    "1400" "0380"                                  // NFTA_SET_ELEM_LIST_ELEMENTS (nested)
+    "1000" "0180"                                  //   NFTA_LIST_ELEM
+    "0c00" "0180"                                  //     NFTA_SET_ELEM_KEY
+    "0800" "0100" "14141402";                      //       NFTA_DATA_VALUE: 20.20.20.2 (no value: a set)
+constexpr const char* kCliDropElement6 =
+    "01000000" "0900" "0100" "6b766c62" "00000000" "0f00" "0200" "64726f705f7669707336" "0000"
+    "2000" "0380" "1c00" "0180" "1800" "0180" "1400" "0100" "fd000000000000000000000000000001";
+
+TEST(NatBatchEncoding, DropElementsAreByteIdenticalToTheNftCli) {
+  NatBatch batch;
+  batch.drop_add = {nft_test::ip("20.20.20.2"), nft_test::ip("fd00::1")};
+  EXPECT_FALSE(batch.empty());
+  auto encoded = encode_nat_batch(batch, 40);
+  ASSERT_TRUE(encoded.ok());
+  auto messages = messages_of(*encoded);
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_EQ(messages[1].first.type, nft(NFT_MSG_NEWSETELEM));
+  // The same flags as SNAT elements: NLM_F_EXCL makes an existing element
+  // EEXIST (without it the kernel accepts it silently).
+  EXPECT_EQ(messages[1].first.flags, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL);
+  EXPECT_EQ(messages[2].first.flags, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+  EXPECT_EQ(to_hex(messages[1].second), kCliDropElement4);
+  EXPECT_EQ(to_hex(messages[2].second), kCliDropElement6);
+  EXPECT_EQ(messages[1].first.len, 16u + 4u + 12u + 16u + 20u);
+  EXPECT_EQ(encoded->find(41)->context, "nft add drop 20.20.20.2");
+  EXPECT_EQ(encoded->find(42)->context, "nft add drop fd00::1");
+}
+
+TEST(NatBatchEncoding, DropDeletionSendsTheSameElementWithoutCreateFlags) {
+  NatBatch batch;
+  batch.drop_remove = {nft_test::ip("20.20.20.2")};
+  EXPECT_FALSE(batch.empty());
+  auto encoded = encode_nat_batch(batch, 1);
+  ASSERT_TRUE(encoded.ok());
+  auto messages = messages_of(*encoded);
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(messages[1].first.type, nft(NFT_MSG_DELSETELEM));
+  EXPECT_EQ(messages[1].first.flags, NLM_F_REQUEST | NLM_F_ACK);
+  EXPECT_EQ(to_hex(messages[1].second), kCliDropElement4);
+  EXPECT_EQ(encoded->find(2)->context, "nft delete drop 20.20.20.2");
+}
+
+TEST(NatBatchEncoding, DropAndSnatElementsShareOneTransactionDeletionsFirst) {
+  NatBatch batch;
+  batch.add = {snat("20.20.20.1", 80, Protocol::Tcp, "20.20.20.1")};
+  batch.remove = {snat("20.20.20.1", 53, Protocol::Udp, "20.20.20.1")};
+  batch.drop_add = {nft_test::ip("20.20.20.1")};
+  batch.drop_remove = {nft_test::ip("fd00::1")};
+  auto encoded = encode_nat_batch(batch, 1);
+  ASSERT_TRUE(encoded.ok());
+  std::vector<std::string> contexts;
+  for (const auto& m : encoded->messages) contexts.push_back(m.context);
+  EXPECT_EQ(contexts, (std::vector<std::string>{"nft batch begin", "nft delete snat 20.20.20.1:53/udp -> 20.20.20.1",
+                                                "nft delete drop fd00::1",
+                                                "nft add snat 20.20.20.1:80/tcp -> 20.20.20.1",
+                                                "nft add drop 20.20.20.1", "nft batch end"}));
+  const auto messages = messages_of(*encoded);
+  EXPECT_EQ(std::count_if(messages.begin(), messages.end(),
+                          [](const auto& m) { return m.first.type == NFNL_MSG_BATCH_BEGIN; }),
+            1);
+}
+
+TEST(NatBatchEncoding, RecreateAddsDropElementsAfterTheLayoutAndIgnoresDropRemovals) {
+  NatBatch batch;
+  batch.recreate_table = true;
+  batch.drop_add = {nft_test::ip("20.20.20.1"), nft_test::ip("fd00::1")};
+  batch.drop_remove = {nft_test::ip("20.20.20.9")};
+  auto encoded = encode_nat_batch(batch, 1);
+  ASSERT_TRUE(encoded.ok());
+  const auto& m = encoded->messages;
+  ASSERT_EQ(m.size(), 1u + 3u + 4u + 2u + 4u + 2u + 1u);  // begin, table x3, sets, chains, rules, drops, end
+  EXPECT_EQ(m[m.size() - 3].context, "nft add drop 20.20.20.1");
+  EXPECT_EQ(m[m.size() - 2].context, "nft add drop fd00::1");
+  for (const auto& message : m) EXPECT_EQ(message.context.find("delete drop"), std::string::npos);
+}
+
 // ---- cross-check with what the nft CLI itself sends ----
 
 class NatBatchVersusNftCli : public ::testing::Test {
@@ -305,6 +390,32 @@ TEST(NatRuleLayout, Ipv6SnatRuleUsesRegistersAfterThe16ByteAddress) {
                 "lookup reg 1 set snat6 => reg 1",
                 "nat type 0 family 10 addr_min reg 1",
             }));
+}
+
+TEST(NatRuleLayout, GuardRulesMatchOnlyTheDestinationAddressAndDropSilently) {
+  // No L4 match, so every protocol and port to a listed VIP is dropped; the
+  // verdict is NF_DROP (0), not a reject expression.
+  EXPECT_EQ(nat_rule_specs()[2].expressions,
+            (std::vector<std::string>{
+                "meta load 15 => reg 1",              // NFT_META_NFPROTO
+                "cmp op 0 reg 1 0x02",                // == NFPROTO_IPV4
+                "payload load 4b @ base 1 + 16 => reg 1",  // network header: IPv4 daddr
+                "lookup reg 1 set drop_vips4",
+                "immediate verdict 0",                // NF_DROP
+            }));
+  EXPECT_EQ(nat_rule_specs()[3].expressions,
+            (std::vector<std::string>{
+                "meta load 15 => reg 1",
+                "cmp op 0 reg 1 0x0a",                // NFPROTO_IPV6
+                "payload load 16b @ base 1 + 24 => reg 1",  // IPv6 daddr
+                "lookup reg 1 set drop_vips6",
+                "immediate verdict 0",
+            }));
+  // The chain runs at raw priority, before conntrack (-200) creates entries.
+  EXPECT_EQ(nat_chain_specs()[1].name, "prerouting_guard");
+  EXPECT_EQ(nat_chain_specs()[1].priority, -300);
+  EXPECT_EQ(nat_set_specs()[2].key_len, 4u);
+  EXPECT_EQ(nat_set_specs()[3].key_len, 16u);
 }
 
 TEST(NatRuleLayout, MapKeyLengthsMatchTheRegisterLayout) {

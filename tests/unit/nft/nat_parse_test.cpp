@@ -165,6 +165,57 @@ TEST(NatParse, ForeignElementIsReportedNotDropped) {
   EXPECT_EQ(elements.error().context, "nft read: element of map snat4 that kvlb does not write");
 }
 
+TEST(NatParse, OwnDropElementMessagesParseBackAndStayApartFromSnat) {
+  NatBatch batch;
+  batch.add = {snat("20.20.20.1", 80, Protocol::Tcp, "20.20.20.9")};
+  batch.drop_add = {nft_test::ip("20.20.20.1"), nft_test::ip("20.20.20.2"), nft_test::ip("fd00::1")};
+  auto encoded = encode_nat_batch(batch, 1);
+  ASSERT_TRUE(encoded.ok());
+  auto messages = split_netlink_messages(encoded->bytes);
+  std::size_t repeated = 99;
+  auto dropped = parse_drop_elements(messages, &repeated);
+  ASSERT_TRUE(dropped.ok()) << dropped.error().describe();
+  EXPECT_EQ(*dropped, std::set<model::IpAddress>(batch.drop_add.begin(), batch.drop_add.end()));
+  EXPECT_EQ(repeated, 0u);
+  auto elements = parse_snat_elements(messages);
+  ASSERT_TRUE(elements.ok());
+  EXPECT_EQ(*elements, std::set<model::SnatRule>(batch.add.begin(), batch.add.end()));
+
+  auto twice = messages;
+  twice.insert(twice.end(), messages.begin(), messages.end());
+  ASSERT_TRUE(parse_drop_elements(twice, &repeated).ok());
+  EXPECT_EQ(repeated, 3u);
+}
+
+TEST(NatParse, RecordedDumpHasNoDropElements) {
+  auto dropped = parse_drop_elements(recorded_dump()["elements"]);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_TRUE(dropped->empty());
+}
+
+TEST(NatParse, ForeignDropElementIsReported) {
+  // An IPv6 address in drop_vips4: the IPv6 element's message with the set
+  // name changed (same length).
+  NatBatch batch;
+  batch.drop_add = {nft_test::ip("fd00::1")};
+  auto encoded = encode_nat_batch(batch, 1);
+  ASSERT_TRUE(encoded.ok());
+  auto messages = split_netlink_messages(encoded->bytes);
+  const std::string v6 = "drop_vips6";
+  bool renamed = false;
+  for (auto& message : messages) {
+    auto at = std::search(message.begin(), message.end(), v6.begin(), v6.end());
+    if (at != message.end()) {
+      at[9] = '4';
+      renamed = true;
+    }
+  }
+  ASSERT_TRUE(renamed);
+  auto dropped = parse_drop_elements(messages);
+  ASSERT_FALSE(dropped.ok());
+  EXPECT_EQ(dropped.error().context, "nft read: element of set drop_vips4 that kvlb does not write");
+}
+
 std::vector<uint8_t> error_message(uint32_t seq, int error, const std::string& text, bool capped) {
   // nlmsghdr | nlmsgerr{error, echoed header} [| echoed payload] | NLMSGERR_ATTR_MSG
   std::vector<uint8_t> echoed_payload = capped ? std::vector<uint8_t>{} : std::vector<uint8_t>(8, 0xab);

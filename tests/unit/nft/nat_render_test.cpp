@@ -48,5 +48,39 @@ TEST(NatRender, RuleCountDoesNotGrowWithServices) {
   EXPECT_EQ(snat_rules, 2u);  // "snat ip to" and "snat ip6 to"
 }
 
+TEST(NatRender, DroppedVipsAreListedSortedLikeNft) {
+  // nft sorts set elements by value and prints two IPv4 addresses per line,
+  // one IPv6 address per line.
+  std::set<model::IpAddress> dropped;
+  for (const char* vip : {"20.20.200.1", "20.20.3.1", "20.20.17.1", "20.20.1.1", "20.20.9.1", "fd00::9",
+                          "2001:db8::1", "fd00::1"})
+    dropped.insert(nft_test::ip(vip));
+  auto text = render_nft_text({}, dropped);
+  EXPECT_NE(text.find("\tset drop_vips4 {\n"
+                      "\t\ttype ipv4_addr\n"
+                      "\t\telements = { 20.20.1.1, 20.20.3.1,\n"
+                      "\t\t\t     20.20.9.1, 20.20.17.1,\n"
+                      "\t\t\t     20.20.200.1 }\n"
+                      "\t}\n\n"
+                      "\tset drop_vips6 {\n"
+                      "\t\ttype ipv6_addr\n"
+                      "\t\telements = { 2001:db8::1,\n"
+                      "\t\t\t     fd00::1,\n"
+                      "\t\t\t     fd00::9 }\n"
+                      "\t}\n"),
+            std::string::npos)
+      << text;
+  // Everything else is the empty table's text.
+  EXPECT_EQ(render_nft_text({}, {}), nft_test::read_text("golden/nft/empty.nft"));
+  EXPECT_EQ(render_nft_text(mixed_services(), {}), render_nft_text(mixed_services()));
+}
+
+TEST(NatRender, GuardRulesDropWithoutRejecting) {
+  auto text = render_nft_text({}, {nft_test::ip("20.20.20.1")});
+  EXPECT_NE(text.find("\t\tip daddr @drop_vips4 drop\n"), std::string::npos);
+  EXPECT_NE(text.find("\t\tip6 daddr @drop_vips6 drop\n"), std::string::npos);
+  EXPECT_EQ(text.find("reject"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kvlb::kernel

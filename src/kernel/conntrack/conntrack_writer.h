@@ -1,0 +1,38 @@
+#pragma once
+// Deletes connection tracking entries (ctnetlink) on a node taking over.
+// conntrackd commits every synced entry to the kernel, but an entry of an
+// IPVS-masqueraded ("default" NAT mode) service carries the reply tuple from
+// before IPVS's rewrite: it clashes with IPVS's own conntrack handling, so
+// every packet of the flow is dropped (insert_failed). IPVS's sync carries
+// those flows; their committed conntrack entries must go.
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <set>
+
+#include "kernel/conntrack/conntrack_reader.h"
+#include "model/types.h"
+#include "util/result.h"
+
+namespace kvlb::kernel {
+
+// An original-direction destination: what clients connected to.
+struct ConnKey {
+  model::Protocol protocol = model::Protocol::Tcp;
+  model::IpAddress vip;
+  uint16_t port = 0;
+  auto operator<=>(const ConnKey&) const = default;
+};
+
+inline ConnKey original_destination(const ConnEntry& entry) { return {entry.protocol, entry.vip, entry.vip_port}; }
+
+class ConntrackWriter {
+ public:
+  virtual ~ConntrackWriter() = default;
+  // Deletes every entry whose original destination (address, port, protocol)
+  // is one of `services`; returns how many were deleted. Entries that vanish
+  // on their own meanwhile (expired, closed) are not errors and not counted.
+  virtual Result<std::size_t> purge(const std::set<ConnKey>& services) = 0;
+};
+
+}  // namespace kvlb::kernel
