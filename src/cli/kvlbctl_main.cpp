@@ -74,6 +74,38 @@ void print_status(const json& s) {
   for (const auto& [k, v] : s["counters"].items()) std::cout << "counter:   " << k << " " << text(v) << "\n";
 }
 
+void print_ha(const json& h) {
+  Rows rows;
+  for (const auto& i : h["instances"])
+    rows.push_back({text(i["name"]), text(i["role"]), text(i["priority"]), text(i["preempt"]), text(i["master"]),
+                    text(i["becameMaster"]), text(i.value("lastChange", json("")))});
+  std::cout << kvlb::cli::render_table({"INSTANCE", "ROLE", "PRIORITY", "PREEMPT", "MASTER", "TAKEOVERS", "LAST CHANGE"},
+                                       rows);
+  std::cout << "node:      " << text(h["address"]) << ", synced " << text(h["synced"]) << "\n";
+  const auto& a = h["adverts"];
+  std::cout << "adverts:   " << text(a["accepted"]) << " accepted; dropped: " << text(a["malformed"]) << " malformed, "
+            << text(a["badAuth"]) << " bad auth, " << text(a["replayed"]) << " replayed, " << text(a["unknownPeer"])
+            << " unknown peer, " << text(a["sourceMismatch"]) << " source mismatch; " << text(a["configMismatch"])
+            << " from a peer configured differently\n";
+  if (h.contains("syncLink"))
+    std::cout << "sync link: " << text(h["syncLink"]["interface"]) << " to " << text(h["syncLink"]["peer"])
+              << (h["syncLink"]["alarm"].get<bool>() ? ": ALARM, no probe for " : ": ok, last probe ")
+              << text(h["syncLink"]["lastProbeMsAgo"]) << " ms ago\n";
+  if (h["sync"].contains("conntrackd"))
+    std::cout << "conntrackd: " << (h["sync"]["conntrackd"]["running"].get<bool>() ? "running" : "NOT running")
+              << (text(h["sync"]["conntrackd"]["lastError"]).empty() ? "" : "; last error: " +
+                                                                          text(h["sync"]["conntrackd"]["lastError"]))
+              << "\n";
+  for (const auto& t : h["takeovers"]) {
+    std::cout << "takeover:  " << text(t["instance"]) << " -> " << text(t["to"]) << " in " << t["us"].get<int64_t>() / 1000
+              << " ms" << (t["hitless"].get<bool>() ? "" : " (NOT hitless)") << ":";
+    for (const auto& s : t["steps"])
+      std::cout << " " << text(s["step"]) << (s["ok"].get<bool>() ? "" : " FAILED") << " " << s["us"].get<int64_t>() / 1000
+                << "ms;";
+    std::cout << "\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,7 +114,9 @@ int main(int argc, char** argv) {
   app.add_option("-s,--server", server, "kvlbd REST API address")->envname("KVLB_SERVER")->capture_default_str();
   app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
   auto* get = app.add_subcommand("get", "show objects");
-  get->add_option("what", what, "lb | ep | ct | status")->required()->check(CLI::IsMember({"lb", "ep", "ct", "status"}));
+  get->add_option("what", what, "lb | ep | ct | status | ha")
+      ->required()
+      ->check(CLI::IsMember({"lb", "ep", "ct", "status", "ha"}));
   get->add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
@@ -105,6 +139,7 @@ int main(int argc, char** argv) {
   if (what == "lb") print_lb(body);
   else if (what == "ep") print_ep(body);
   else if (what == "ct") print_ct(body);
+  else if (what == "ha") print_ha(body);
   else print_status(body);
   return 0;
 }

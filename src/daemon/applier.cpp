@@ -47,13 +47,14 @@ ApplyOutcome apply_plan(const reconcile::Plan& plan, KernelPorts& kernel, const 
     }
   }
 
-  if (plan.recreate_nat_table || !plan.snat.empty()) {
+  if (plan.recreate_nat_table || !plan.snat.empty() || !plan.drops.empty()) {
     kernel::NatBatch batch;
     batch.recreate_table = plan.recreate_nat_table;
     for (const auto& op : plan.snat) (op.add ? batch.add : batch.remove).push_back(op.rule);
+    for (const auto& op : plan.drops) (op.add ? batch.drop_add : batch.drop_remove).push_back(op.vip);
     auto status = kernel.nat.apply(batch);
     out.nat_failed = !status.ok();
-    if (status.ok()) out.applied += plan.snat.size() + (plan.recreate_nat_table ? 1 : 0);
+    if (status.ok()) out.applied += plan.snat.size() + plan.drops.size() + (plan.recreate_nat_table ? 1 : 0);
     else out.errors.push_back(status.error().describe());
   }
 

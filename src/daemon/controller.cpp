@@ -73,6 +73,7 @@ bool Controller::read_kernel(ReconcileReport& report) {
   for (auto& vs : *services) observed.ipvs[vs.key] = std::move(vs);
   observed.nat_table_present = nat->intact;
   observed.snat = nat->intact ? nat->snat : std::set<model::SnatRule>{};
+  observed.dropped_vips = nat->intact ? nat->dropped_vips : std::set<model::IpAddress>{};
   // The interface's own addresses, those of a subnet first: the onearm SNAT
   // source must be the node's address on the link, not a /32 someone added.
   std::vector<model::IpAddress> node_addresses, host_routes;

@@ -21,6 +21,7 @@
 #include "config/config_loader.h"
 #include "daemon/cluster_merge.h"
 #include "daemon/controller.h"
+#include "daemon/ha_runtime.h"
 #include "daemon/status_view.h"
 #include "kernel/addr/netlink_address_table.h"
 #include "kernel/conntrack/netfilter_conntrack_reader.h"
@@ -89,7 +90,8 @@ Result<std::unique_ptr<kube::KubeApi>> connect_kubernetes(const model::Kubernete
 bool ready(const cluster::KubeSource* kube) { return !kube || kube->synced(); }
 
 void register_routes(api::HttpServer& server, daemon::Controller& controller, kernel::ConntrackReader& conntrack,
-                     const std::vector<kernel::SysctlReport>& sysctls, const cluster::KubeSource* kube) {
+                     const std::vector<kernel::SysctlReport>& sysctls, const cluster::KubeSource* kube,
+                     std::function<nlohmann::json()> ha_status, std::function<std::string()> ha_metrics) {
   auto json = [](const nlohmann::json& j) { return api::HttpResponse{200, "application/json", j.dump(2)}; };
   server.handle_get("/v1/lb", [&, json](const api::Query&) { return json(daemon::lb_view(controller.snapshot())); });
   server.handle_get("/v1/ep", [&, json](const api::Query&) { return json(daemon::ep_view(controller.snapshot())); });
@@ -112,8 +114,13 @@ void register_routes(api::HttpServer& server, daemon::Controller& controller, ke
     return ready(kube) ? api::HttpResponse{200, "text/plain", "ok\n"}
                        : api::HttpResponse{503, "text/plain", "waiting for the first list of the cluster\n"};
   });
-  server.handle_get("/metrics", [&](const api::Query&) {
-    return api::HttpResponse{200, "text/plain; version=0.0.4", daemon::metrics_text(controller.snapshot())};
+  server.handle_get("/metrics", [&, ha_metrics](const api::Query&) {
+    return api::HttpResponse{200, "text/plain; version=0.0.4",
+                             daemon::metrics_text(controller.snapshot()) + (ha_metrics ? ha_metrics() : "")};
+  });
+  server.handle_get("/v1/ha", [json, ha_status](const api::Query&) {
+    if (!ha_status) return api::HttpResponse{404, "application/json", R"({"error": "HA is not configured"})"};
+    return json(ha_status());
   });
 }
 
@@ -192,18 +199,58 @@ int main(int argc, char** argv) {
       uint64_t one = 1;
       [[maybe_unused]] auto n = write(kube_fd, &one, sizeof one);
     });
-    file_state = *desired;
   }
+  file_state = *desired;
+  // Per HA instance, what this node holds (the takeover sequence sets it).
+  std::map<std::string, model::InstanceHold> holds;
   std::vector<std::string> last_conflicts;
   auto set_desired = [&](const model::DesiredState& file) {
-    if (!kube) return controller.set_desired(file);
+    model::DesiredState with_holds = file;
+    with_holds.holds = holds;
+    if (!kube) return controller.set_desired(std::move(with_holds));
     std::vector<std::string> conflicts;
-    controller.set_desired(daemon::with_cluster_services(file, cluster_services, conflicts));
+    controller.set_desired(daemon::with_cluster_services(with_holds, cluster_services, conflicts));
     if (conflicts != last_conflicts)
       for (const auto& c : conflicts) spdlog::warn("kubernetes: {}", c);
     last_conflicts = std::move(conflicts);
   };
   set_desired(*desired);
+
+  std::unique_ptr<daemon::HaRuntime> ha;
+  int ha_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (desired->ha.enabled && !once) {
+    daemon::HaCallbacks callbacks;
+    callbacks.notify = [ha_fd] {
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = write(ha_fd, &one, sizeof one);
+    };
+    callbacks.apply_holds = [&](const std::map<std::string, model::InstanceHold>& next) -> Status {
+      holds = next;
+      set_desired(*file_state);
+      auto report = controller.reconcile(controller.needs_full_read());
+      if (report.op_count > 0)
+        spdlog::info("ha: reconciled: {} ops, {} errors, {} us", report.op_count, report.errors.size(),
+                     report.took.count());
+      if (!report.errors.empty()) return Error::invalid(report.errors.front());
+      return ok_status();
+    };
+    callbacks.default_mode_services = [&](const std::string& instance) {
+      std::set<kernel::ConnKey> keys;
+      auto add = [&](const model::Service& svc) {
+        if (svc.instance == instance && svc.mode == model::NatMode::Default)
+          keys.insert({svc.key.protocol, svc.key.vip, svc.key.port});
+      };
+      for (const auto& svc : file_state->services) add(svc);
+      for (const auto& svc : cluster_services) add(svc);
+      return keys;
+    };
+    auto created = daemon::HaRuntime::create(*desired, clock, std::move(callbacks));
+    if (!created.ok()) {
+      spdlog::critical("ha: {}", created.error().describe());
+      return 1;
+    }
+    ha = std::move(*created);
+  }
   desired.reset();
   if (kube) {
     kube->start();
@@ -228,6 +275,7 @@ int main(int argc, char** argv) {
     return report.errors.empty() ? 0 : 1;
   }
 
+  std::mutex ha_mutex;
   std::unique_ptr<api::HttpServer> server;
   std::unique_ptr<kernel::NetfilterConntrackReader> conntrack;
   if (api_listen != "off") {
@@ -238,12 +286,36 @@ int main(int argc, char** argv) {
     }
     conntrack = std::move(*reader);
     server = api::make_http_server(api_listen);
-    register_routes(*server, controller, *conntrack, sysctls, kube.get());
+    std::function<nlohmann::json()> ha_status;
+    std::function<std::string()> ha_metrics;
+    if (ha) {
+      // The HA runtime lives on the main loop: the API thread reads it under this lock.
+      ha_status = [&] {
+        std::lock_guard lock(ha_mutex);
+        return ha->status();
+      };
+      ha_metrics = [&] {
+        std::lock_guard lock(ha_mutex);
+        return ha->metrics();
+      };
+    }
+    register_routes(*server, controller, *conntrack, sysctls, kube.get(), ha_status, ha_metrics);
     if (auto st = server->start(); !st.ok()) {
       spdlog::critical("{}", st.error().describe());
       return 1;
     }
     spdlog::info("REST API on http://{}", api_listen);
+  }
+
+  if (ha) {
+    // The first reconcile programs IPVS and SNAT (identical on both nodes)
+    // before the node competes for mastership.
+    controller.reconcile(true);
+    std::lock_guard lock(ha_mutex);
+    if (auto st = ha->start(); !st.ok()) {
+      spdlog::critical("ha: {}", st.error().describe());
+      return 1;
+    }
   }
 
   auto config_stamp = stamp_of(config_path);
@@ -279,10 +351,20 @@ int main(int argc, char** argv) {
     auto wake = std::min(next_resync, dirty ? clock.now() + retry_delay : next_resync);
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - clock.now());
     if (!ready(kube.get())) timeout = std::chrono::milliseconds(1000);
-    pollfd pfds[2] = {{sfd, POLLIN, 0}, {kube_fd, POLLIN, 0}};
-    int polled = poll(pfds, kube ? 2 : 1, static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 1000)));
+    if (ha) timeout = std::min<std::chrono::milliseconds>(timeout, 200ms);  // conntrackd supervision
+    pollfd pfds[3] = {{sfd, POLLIN, 0}, {ha_fd, POLLIN, 0}, {kube_fd, POLLIN, 0}};
+    int polled = poll(pfds, kube ? 3 : 2, static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 1000)));
     bool reload = false;
-    if (polled > 0 && (pfds[1].revents & POLLIN)) {
+    if (ha) {
+      if (polled > 0 && (pfds[1].revents & POLLIN)) {
+        uint64_t count = 0;
+        [[maybe_unused]] auto n = read(ha_fd, &count, sizeof count);
+      }
+      std::lock_guard lock(ha_mutex);
+      ha->on_wake();
+      ha->tick();
+    }
+    if (polled > 0 && kube && (pfds[2].revents & POLLIN)) {
       uint64_t count = 0;
       [[maybe_unused]] auto n = read(kube_fd, &count, sizeof count);
       if (auto services = kube->take_services()) {
@@ -304,6 +386,10 @@ int main(int argc, char** argv) {
             spdlog::error("stopping took more than 10 s: exiting anyway");
             _exit(0);
           }).detach();
+          if (ha) {
+            std::lock_guard lock(ha_mutex);
+            ha->stop();  // the peer takes over at once; this node's addresses go
+          }
           if (kube) kube->stop();
           if (server) server->stop();
           return 0;
@@ -335,10 +421,9 @@ int main(int argc, char** argv) {
         if (next->kubernetes.enabled != kube_settings.enabled || next->kubernetes.kubeconfig != kube_settings.kubeconfig ||
             next->kubernetes.in_cluster != kube_settings.in_cluster)
           spdlog::warn("config: how to reach the cluster changed: takes effect when kvlbd restarts");
-        if (kube) {
-          kube->reconfigure(next->pools, next->kubernetes);
-          file_state = *next;
-        }
+        if (next->ha != file_state->ha) spdlog::warn("config: ha changed: takes effect when kvlbd restarts");
+        if (kube) kube->reconfigure(next->pools, next->kubernetes);
+        file_state = *next;
         set_desired(*next);
         dirty = true;
       }

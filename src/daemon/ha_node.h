@@ -1,0 +1,103 @@
+#pragma once
+// The mastership runtime of one kvlbd node: the advert sockets and a thread
+// of their own, so adverts keep their interval whatever the reconcile loop
+// is doing (a long full read, a conntrackd commit). Role changes and sync
+// link events are queued for the main loop, which carries out takeovers.
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ha/advert_gate.h"
+#include "ha/mastership.h"
+#include "ha/wall_clock.h"
+#include "model/types.h"
+#include "util/clock.h"
+#include "util/result.h"
+
+namespace kvlb::daemon {
+
+// Reads the shared advert key: the file's bytes without trailing whitespace,
+// at least 16 of them.
+Result<ha::Bytes> read_advert_key(const std::string& path);
+
+// A digest of what both nodes must agree on for an instance (its services'
+// identities and floating addresses), carried in adverts to spot a peer
+// configured differently.
+std::map<std::string, uint32_t> instance_digests(const model::DesiredState& state);
+
+struct SyncLinkEvent {
+  bool up = false;        // the peer's probes arrive again (after an alarm)
+  std::string message;    // for the log
+};
+
+class HaNode {
+ public:
+  // notify: called from the HA thread whenever something was queued.
+  HaNode(model::HaSettings settings, ha::Bytes key, std::map<std::string, uint32_t> digests, const Clock& clock,
+         const ha::WallClock& wall, std::function<void()> notify);
+  ~HaNode();
+  HaNode(const HaNode&) = delete;
+  HaNode& operator=(const HaNode&) = delete;
+
+  // Binds the advert socket (and the sync probe socket) and starts the thread.
+  Status start();
+  // Masters send priority 0 so the peer takes over at once; then the thread ends.
+  void stop();
+
+  std::vector<ha::RoleChange> take_role_changes();
+  std::vector<SyncLinkEvent> take_link_events();
+  // This node's connection state is complete (gates preemption).
+  void set_synced(bool synced);
+  std::map<std::string, ha::Role> roles() const;
+  nlohmann::json status() const;
+  bool sync_link_alarm() const;
+
+ private:
+  void run();
+  void handle_datagram(int fd);
+  void send_outgoing(ha::Mastership& machine);
+  void send_probe_if_due();
+  void check_sync_link();
+  TimePoint next_wake() const;
+  void send_to(int fd, const ha::Advert& advert, const model::IpAddress& to);
+
+  model::HaSettings settings_;
+  ha::Bytes key_;
+  const Clock& clock_;
+  const ha::WallClock& wall_;
+  std::function<void()> notify_;
+
+  mutable std::mutex mutex_;  // guards everything below that the main loop reads
+  ha::AdvertGate gate_;
+  ha::AdvertSequencer sequencer_;
+  std::map<std::string, std::unique_ptr<ha::Mastership>> machines_;
+  std::vector<ha::RoleChange> role_changes_;
+  std::vector<SyncLinkEvent> link_events_;
+  std::map<std::string, std::string> last_reason_;  // instance -> reason of its last role change
+  std::map<std::string, std::string> last_drop_;    // reason -> detail of the last dropped advert
+  bool synced_ = false;
+
+  // Sync link liveness, from the peer's probes over the sync link.
+  TimePoint next_probe_{};
+  TimePoint last_probe_heard_{};
+  TimePoint started_{};
+  bool link_alarm_ = false;
+  uint64_t link_alarms_ = 0;
+  uint64_t send_errors_ = 0;
+
+  int advert_fd_ = -1;
+  int probe_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd: stop
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace kvlb::daemon

@@ -1,0 +1,178 @@
+#!/bin/bash
+# Hitless failover between two kvlbd nodes (run: tests/lab/run tests/lab/drills/ha_failover.sh) under live TCP, UDP and SCTP
+# traffic in every NAT mode: hard death of the MASTER, the old MASTER's
+# return (no preemption), a graceful stop, failovers back and forth, a cut
+# sync link and a split brain. The drill (bench/failover_drill.py) counts
+# resets, lost messages, moves to another endpoint and each flow's stall.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../kvlb.sh"
+. "$(dirname "$0")/../ha.sh"
+
+# Under software emulation 2 vCPUs carry every process of the lab: the
+# message rate is what they can echo without the drill itself stalling.
+DRILL_TCP=${DRILL_TCP:-200} DRILL_UDP=${DRILL_UDP:-50} DRILL_SCTP=${DRILL_SCTP:-20}
+DRILL_INTERVAL_MS=${DRILL_INTERVAL_MS:-200}
+SYNC_CUT_SECONDS=${SYNC_CUT_SECONDS:-30}
+
+ha_topology
+lab_servers_start 8080
+ha_config lb1 150
+ha_config lb2 100
+targets=()
+port=1000
+for proto in tcp udp sctp; do
+	for mode in default onearm fullnat; do
+		port=$((port + 1))
+		targets+=(--target "$HA_VIP:$port/$proto")
+	done
+done
+
+lab_step "kvlbd in lb1 (priority 150) and lb2 (100): lb1 becomes MASTER, lb2 BACKUP"
+"$KVLBD" --config "$LAB_OUT/lb1/kvlb.yaml" --check
+ha_start lb1
+ha_start lb2
+ha_wait_role lb1 MASTER 15
+ha_wait_role lb2 BACKUP 5
+kvlb_wait_synced lb1
+kvlb_wait_synced lb2
+kvlb_ctl lb1 get ha
+ha_holds_vip lb1 || lab_fail "MASTER lb1 lacks the VIP"
+ha_holds_vip lb2 && lab_fail "BACKUP lb2 holds the VIP"
+lab_assert_eq "$(ipvs_rules lb1)" "$(ipvs_rules lb2)" "the BACKUP has the same IPVS services"
+lab_ns lb1 ipvsadm -L --daemon | grep -F "master sync daemon (mcast=sync0" >/dev/null || lab_fail "no IPVS master sync daemon on lb1"
+lab_ns lb2 ipvsadm -L --daemon | grep -F "backup sync daemon (mcast=sync0" >/dev/null || lab_fail "no IPVS backup sync daemon on lb2"
+
+# drill NAME SECONDS [ARGS...]: the drill in the background; waits until every flow is up.
+drill() {
+	local name=$1 seconds=$2
+	shift 2
+	rm -f "$LAB_OUT/$name.ready" "$LAB_OUT/$name.marks"
+	touch "$LAB_OUT/$name.marks"
+	ha_drill "${targets[@]}" --tcp "$DRILL_TCP" --udp "$DRILL_UDP" --sctp "$DRILL_SCTP" \
+		--interval-ms "$DRILL_INTERVAL_MS" --duration "$seconds" --ready-file "$LAB_OUT/$name.ready" \
+		--mark-file "$LAB_OUT/$name.marks" --json "$LAB_OUT/$name.json" "$@" >"$LAB_OUT/$name.txt" 2>&1 &
+	DRILL_PID=$!
+	LAB_PIDS+=($DRILL_PID)
+	lab_wait_for "[ -e '$LAB_OUT/$name.ready' ] || ! kill -0 $DRILL_PID" 120
+	[ -e "$LAB_OUT/$name.ready" ] || { cat "$LAB_OUT/$name.txt" >&2; lab_fail "drill $name did not start"; }
+}
+mark() { echo "$2" >>"$LAB_OUT/$1.marks"; }
+drill_end() { # NAME
+	wait "$DRILL_PID" || true
+	cat "$LAB_OUT/$1.txt"
+}
+# verdict NAME MAX_STALL_MS: no reset, no flow moved, every flow resumed, longest stall below the bound.
+verdict() {
+	"$LAB_PYTHON" - "$LAB_OUT/$1.json" "$2" <<-'PY' || lab_fail "drill $1 failed its bounds"
+		import json, sys
+		report = json.load(open(sys.argv[1]))
+		bound = float(sys.argv[2])
+		t = report["totals"]
+		stall = t["stall_ms"]
+		print(f"drill {sys.argv[1]}: flows={t['flows']} resets={t['resets']} moved={t['moved']} lost={t['lost']} "
+		      f"not_resumed={t['not_resumed']} stall p50/p99/max = {stall['p50']:.0f}/{stall['p99']:.0f}/{stall['max']:.0f} ms "
+		      f"(loop lag max {report['loop_lag']['max_ms']:.0f} ms)")
+		problems = [f"{k}={t[k]}" for k in ("connect_errors", "resets", "moved", "not_resumed") if t[k]]
+		if stall["max"] >= bound:
+		    problems.append(f"longest stall {stall['max']:.0f} ms >= {bound:.0f} ms")
+		if problems:
+		    print("  FAILED: " + ", ".join(problems))
+		    sys.exit(1)
+	PY
+}
+
+lab_step "under traffic: the BACKUP learns the MASTER's connections (IPVS sync, conntrackd)"
+drill hard 25
+sleep 3
+lab_ns lb2 ipvsadm -Lnc | grep -c "$HA_VIP" >"$LAB_OUT/backup-ipvs-conns" || true
+lab_log "lb2 (BACKUP) IPVS connections to the VIP: $(cat "$LAB_OUT/backup-ipvs-conns")"
+(($(cat "$LAB_OUT/backup-ipvs-conns") >= DRILL_TCP)) || { lab_ns lb2 ipvsadm -Lnc | head -20; lab_fail "the BACKUP's IPVS lacks the MASTER's connections"; }
+lab_ns lb2 conntrackd -C /run/kvlb-lb2/conntrackd.conf -e >"$LAB_OUT/backup-external-cache" 2>&1 || true
+fullnat_tcp=$(grep -c "dport=1003 .*src=10.0.2.2[123] dst=$HA_VIP" "$LAB_OUT/backup-external-cache" || true)
+lab_log "lb2 conntrackd external cache: $(wc -l <"$LAB_OUT/backup-external-cache") entries, $fullnat_tcp fullnat TCP with the SNAT to the VIP"
+((fullnat_tcp > 0)) || { head -5 "$LAB_OUT/backup-external-cache"; lab_fail "conntrackd did not sync fullnat entries"; }
+
+lab_step "hard death of MASTER lb1 (links cut, processes killed): lb2 takes over"
+mark hard kill-master
+ha_kill_hard lb1
+ha_wait_role lb2 MASTER 5
+kvlb_ctl lb2 get ha
+drill_end hard
+verdict hard 1000
+lab_ns lb2 conntrack -L 2>/dev/null | grep -F "dport=1003" | grep -F "dst=$HA_VIP " | head -3
+grep -F "MASTER in" "$LAB_OUT/kvlbd-lb2.log" | tail -1
+
+lab_step "the old MASTER returns: preemption is off, lb2 stays MASTER"
+drill return 12
+ha_revive lb1
+ha_wait_role lb1 BACKUP 10
+sleep 3
+lab_assert_eq MASTER "$(ha_role lb2)" "lb2 still MASTER"
+lab_assert_eq BACKUP "$(ha_role lb1)" "lb1 still BACKUP"
+ha_holds_vip lb1 && lab_fail "returning lb1 holds the VIP"
+drill_end return
+verdict return 500
+sleep 5  # lb1 gets the connections of flows it has not seen yet (IPVS sync refresh, conntrackd bulk)
+
+lab_step "graceful stop of MASTER lb2: lb1 takes over at once (priority 0)"
+drill graceful 12
+mark graceful stop-master
+kill "${HA_PID[lb2]}"
+wait "${HA_PID[lb2]}" 2>/dev/null || true
+ha_wait_role lb1 MASTER 3
+drill_end graceful
+verdict graceful 500
+
+lab_step "five failovers in 60 s, back and forth (graceful stops and restarts)"
+ha_start lb2
+ha_wait_role lb2 BACKUP 10
+sleep 4
+drill flap 70
+for i in 1 2 3 4 5; do
+	if [ "$(ha_role lb1)" = MASTER ]; then master=lb1 backup=lb2; else master=lb2 backup=lb1; fi
+	mark flap "failover-$i"
+	kill "${HA_PID[$master]}"
+	wait "${HA_PID[$master]}" 2>/dev/null || true
+	ha_wait_role "$backup" MASTER 3
+	ha_start "$master"
+	ha_wait_role "$master" BACKUP 10
+	sleep 6
+done
+drill_end flap
+verdict flap 1000
+
+lab_step "sync link cut for ${SYNC_CUT_SECONDS} s: an alarm within 5 s, no role change, resync when healed"
+if [ "$(ha_role lb1)" = MASTER ]; then master=lb1 backup=lb2; else master=lb2 backup=lb1; fi
+ip -n lb1 link set sync0 down
+cut_at=$SECONDS
+lab_wait_for "kvlb_ctl $backup get ha -o json | grep -F '\"alarm\": true' >/dev/null" 5 || lab_fail "no sync link alarm on $backup within 5 s"
+lab_wait_for "kvlb_ctl $master get ha -o json | grep -F '\"alarm\": true' >/dev/null" 5 || lab_fail "no sync link alarm on $master within 5 s"
+kvlb_ctl "$backup" get metrics 2>/dev/null | grep kvlb_ha_sync_link || true
+grep -F "sync link sync0: no probe" "$LAB_OUT/kvlbd-$backup.log" >/dev/null || lab_fail "no sync link alarm in $backup's log"
+sleep $((SYNC_CUT_SECONDS - (SECONDS - cut_at)))
+lab_assert_eq MASTER "$(ha_role $master)" "no role change while the sync link is down"
+lab_assert_eq BACKUP "$(ha_role $backup)" "no role change while the sync link is down"
+ip -n lb1 link set sync0 up
+lab_wait_for "kvlb_ctl $backup get ha -o json | grep -F '\"alarm\": false' >/dev/null" 10 || lab_fail "the alarm did not clear"
+grep -F "arrive again; resyncing" "$LAB_OUT/kvlbd-$backup.log" >/dev/null || lab_fail "no resync after healing"
+
+lab_step "split brain: adverts cut between the nodes, then healed: one MASTER within an interval"
+for ns in lb1 lb2; do
+	ip netns exec "$ns" nft -f - <<-'EOF'
+		table inet splitbrain {
+			chain in { type filter hook input priority -400; udp dport 7712 drop; }
+			chain out { type filter hook output priority -400; udp dport 7712 drop; }
+		}
+	EOF
+done
+ha_wait_role "$backup" MASTER 5
+ha_holds_vip lb1 && ha_holds_vip lb2 || lab_fail "expected both nodes to hold the VIP while split"
+for ns in lb1 lb2; do ip netns exec "$ns" nft delete table inet splitbrain; done
+sleep 0.3  # one interval (100 ms) plus the time these commands take to run
+both=0
+ha_holds_vip lb1 && ha_holds_vip lb2 && both=1
+lab_assert_eq 0 "$both" "at most one node holds the VIP after the link healed"
+ha_wait_role lb1 MASTER 3
+ha_wait_role lb2 BACKUP 3
+echo "ha_failover: passed"

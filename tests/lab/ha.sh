@@ -1,0 +1,146 @@
+# HA lab (source after lib.sh and kvlb.sh): two load balancers in front of
+# three endpoints, one-armed on a shared segment, with a sync link between
+# them. kvlbd (and, through it, conntrackd and the IPVS sync daemon) in each.
+#
+#   client 10.0.9.10 ─┐                      ┌─ lb1 eth1 10.0.9.1 10.0.2.11 ─┐
+#                     ├── sw: bridge br0 ────┤                               sync0 10.99.0.1/30 ── 10.99.0.2/30 sync0
+#   be1..3 10.0.2.2N ─┘                      └─ lb2 eth1 10.0.9.2 10.0.2.12 ─┘
+#
+# VIP 20.20.20.1 and the endpoints' gateway 10.0.2.1 (a floating address of
+# instance "default") are on the MASTER only. The client reaches the VIP on
+# link (ARP), so a GARP moves it; the endpoints route via 10.0.2.1.
+HA_VIP=20.20.20.1
+HA_LBS=(lb1 lb2)
+declare -A HA_PID=()
+
+ha_topology() {
+	lab_step "HA topology: client, lb1, lb2, ${LAB_BACKENDS[*]} on one segment; sync link lb1-lb2"
+	local ns n
+	for ns in sw client lb1 lb2 "${LAB_BACKENDS[@]}"; do lab_netns_add "$ns"; done
+	ip -n sw link add br0 type bridge stp_state 0 mcast_snooping 0 forward_delay 0
+	ip -n sw link set br0 up
+	for ns in client lb1 lb2 "${LAB_BACKENDS[@]}"; do
+		local ifname=eth0
+		[[ $ns == lb* ]] && ifname=eth1
+		lab_veth "$ns" "$ifname" sw "p-$ns"
+		ip -n sw link set "p-$ns" master br0
+	done
+	ip -n client -batch - <<-EOF || lab_fail "client setup"
+		addr add 10.0.9.10/24 dev eth0
+		route add 20.20.20.0/24 dev eth0
+	EOF
+	for n in 1 2; do
+		ip -n "lb$n" -batch - <<-EOF || lab_fail "lb$n setup"
+			addr add 10.0.9.$n/24 dev eth1
+			addr add 10.0.2.1$n/24 dev eth1
+		EOF
+		# One-armed: forwarding out of the interface a packet came in on is
+		# the job here, not something to redirect the sender about.
+		nsenter --net="/run/netns/lb$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+			net.ipv4.conf.eth1.send_redirects=0 net.ipv4.conf.default.send_redirects=0
+	done
+	lab_veth lb1 sync0 lb2 sync0
+	ip -n lb1 addr add 10.99.0.1/30 dev sync0
+	ip -n lb2 addr add 10.99.0.2/30 dev sync0
+	for ns in "${LAB_BACKENDS[@]}"; do
+		n=${ns#be}
+		ip -n "$ns" -batch - <<-EOF || lab_fail "$ns setup"
+			addr add 10.0.2.2$n/24 dev eth0
+			route add default via 10.0.2.1
+		EOF
+	done
+	lab_wait_for 'lab_link_up lb1 sync0 && lab_link_up lb2 sync0 && lab_link_up client eth0' 10 || lab_fail "links not up"
+	head -c 32 /dev/urandom | base64 >"$LAB_OUT/ha.key"
+}
+
+# ha_config NS PRIORITY [PREEMPT]: kvlbd's config for lb1 or lb2.
+ha_config() {
+	local ns=$1 n=${1#lb} priority=$2 preempt=${3:-false} peer=$((3 - ${1#lb}))
+	mkdir -p "$LAB_OUT/$ns"
+	local eps='[{ip: 10.0.2.21, port: 8080}, {ip: 10.0.2.22, port: 8080}, {ip: 10.0.2.23, port: 8080}]'
+	{
+		echo "node: {name: $ns, interface: eth1}"
+		echo "ha:"
+		echo "  address: 10.0.9.$n"
+		echo "  peers: [10.0.9.$peer]"
+		echo "  keyFile: $LAB_OUT/ha.key"
+		echo "  intervalMs: ${HA_INTERVAL_MS:-100}"
+		echo "  instances:"
+		echo "    - {name: default, priority: $priority, preempt: $preempt, floatingAddresses: [10.0.2.1]}"
+		echo "  sync:"
+		echo "    interface: sync0"
+		echo "    address: 10.99.0.$n"
+		echo "    peer: 10.99.0.$peer"
+		# Not under $LAB_OUT: a UNIX socket cannot live on the 9p share.
+		echo "    conntrackdConfig: /run/kvlb-$ns/conntrackd.conf"
+		echo "    conntrackdSocket: /run/kvlb-$ns/conntrackd.ctl"
+		echo "services:"
+		local port=1000 proto mode
+		for proto in tcp udp sctp; do
+			for mode in default onearm fullnat; do
+				port=$((port + 1))
+				echo "  - {name: lab/$proto-$mode, vip: $HA_VIP, port: $port, protocol: $proto, mode: $mode, endpoints: $eps}"
+			done
+		done
+	} >"$LAB_OUT/$ns/kvlb.yaml"
+}
+
+# ha_start NS: kvlbd in NS (it starts conntrackd itself).
+ha_start() {
+	local ns=$1
+	ip netns exec "$ns" "$KVLBD" --config "$LAB_OUT/$ns/kvlb.yaml" --state-dir "$LAB_OUT/state-$ns" \
+		--log-level debug >>"$LAB_OUT/kvlbd-$ns.log" 2>&1 &
+	HA_PID[$ns]=$!
+	LAB_PIDS+=($!)
+	LAB_CLEANUP_HOOKS+=("kvlb_stacks_on_failure $!")
+	lab_wait_for "kvlb_ctl $ns get status" 10 || { tail -30 "$LAB_OUT/kvlbd-$ns.log" >&2; lab_fail "kvlbd in $ns did not start"; }
+}
+
+# ha_role NS: the role of instance "default" in NS (MASTER, BACKUP, ...).
+ha_role() {
+	kvlb_ctl "$1" get ha -o json 2>/dev/null | "$LAB_PYTHON" -c '
+import json, sys
+for i in json.load(sys.stdin)["instances"]:
+    if i["name"] == "default": print(i["role"])'
+}
+
+ha_wait_role() { # NS ROLE [TIMEOUT]
+	lab_wait_for "[ \"\$(ha_role $1)\" = $2 ]" "${3:-10}" ||
+		{ kvlb_ctl "$1" get ha >&2; tail -30 "$LAB_OUT/kvlbd-$1.log" >&2; lab_fail "$1 is not $2"; }
+}
+
+ha_holds_vip() { # NS
+	ip -n "$1" -o addr show dev eth1 | grep -F " $HA_VIP/32 " >/dev/null
+}
+
+# ha_kill_hard NS: node death: its links go first (the kernel would keep
+# forwarding otherwise), then its processes.
+ha_kill_hard() {
+	local ns=$1
+	ip -n "$ns" link set eth1 down
+	ip -n "$ns" link set sync0 down
+	kill -9 "${HA_PID[$ns]}" 2>/dev/null || true
+	ip netns pids "$ns" | xargs -r kill -9 2>/dev/null || true
+	wait "${HA_PID[$ns]}" 2>/dev/null || true
+}
+
+# ha_revive NS: links back up, IPVS/conntrack/addresses as a rebooted node
+# has them (empty), kvlbd started again.
+ha_revive() {
+	local ns=$1
+	ip netns exec "$ns" ipvsadm -C
+	ip netns exec "$ns" ipvsadm --stop-daemon master 2>/dev/null || true
+	ip netns exec "$ns" ipvsadm --stop-daemon backup 2>/dev/null || true
+	ip netns exec "$ns" conntrack -F 2>/dev/null || true
+	ip netns exec "$ns" nft delete table inet kvlb 2>/dev/null || true
+	ip -n "$ns" addr del "$HA_VIP/32" dev eth1 2>/dev/null || true
+	ip -n "$ns" addr del 10.0.2.1/32 dev eth1 2>/dev/null || true
+	ip -n "$ns" link set eth1 up
+	ip -n "$ns" link set sync0 up
+	ha_start "$ns"
+}
+
+# ha_drill ARGS...: bench/failover_drill.py run in the client namespace.
+ha_drill() {
+	lab_ns client "$LAB_PYTHON" "$KVLB_SRC_DIR/bench/failover_drill.py" run "$@"
+}
