@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -177,15 +179,54 @@ void HaNode::stop() {
   uint64_t one = 1;
   [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
   thread_.join();
-  std::lock_guard lock(mutex_);
-  for (auto& [name, machine] : machines_) {
-    machine->stop();
-    send_outgoing(*machine);  // priority 0: the peer takes over within its skew time
+  std::set<std::string> handing_over;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, machine] : machines_) {
+      if (machine->role() == ha::Role::Master) handing_over.insert(name);
+      machine->stop();
+      send_outgoing(*machine);  // priority 0: the peer takes over within its skew time
+    }
   }
+  wait_for_successors(handing_over);
+}
+
+void HaNode::wait_for_successors(std::set<std::string> instances) {
+  // The caller removes this node's addresses next. Until a peer advertises
+  // itself MASTER of an instance, this node keeps forwarding its traffic, so
+  // a graceful stop costs no more than the peer's takeover.
+  constexpr auto kLimit = std::chrono::milliseconds(1000);
+  auto deadline = clock_.now() + kLimit;
+  while (!instances.empty() && clock_.now() < deadline) {
+    pollfd pfd{advert_fd_, POLLIN, 0};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
+    if (poll(&pfd, 1, static_cast<int>(std::max<int64_t>(left.count(), 1))) <= 0) continue;
+    uint8_t buffer[512];
+    sockaddr_storage from{};
+    socklen_t len = sizeof from;
+    ssize_t n = recvfrom(advert_fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    auto source = n > 0 ? address_of(from) : std::nullopt;
+    if (!source) continue;
+    std::lock_guard lock(mutex_);
+    auto admission = gate_.admit(std::span<const uint8_t>(buffer, static_cast<std::size_t>(n)), *source);
+    if (admission.ok() && !admission->advert.probe && admission->advert.priority > 0)
+      instances.erase(admission->advert.instance);
+  }
+  if (!instances.empty())
+    spdlog::warn("ha: stopping: no peer took over within {} ms; removing the addresses anyway", kLimit.count());
 }
 
 void HaNode::run() {
   pthread_setname_np(pthread_self(), "kvlb-ha");
+  // Adverts must leave on time whatever else the node is busy with (as
+  // keepalived's vrrp_rt_priority): a BACKUP that misses three of them
+  // takes over. Realtime round-robin, low priority: above every normal task,
+  // below the kernel's own realtime threads.
+  sched_param param{};
+  param.sched_priority = 10;
+  if (int err = pthread_setschedparam(pthread_self(), SCHED_RR, &param); err != 0)
+    spdlog::warn("ha: advert thread stays at normal priority ({}): a loaded node may miss adverts",
+                 std::strerror(err));
   while (!stopping_) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_wake() - clock_.now());
     pollfd pfds[3] = {{advert_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {probe_fd_, POLLIN, 0}};

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "ha/wall_clock.h"
 #include "model/types.h"
 #include "util/clock.h"
+#include "util/pi_mutex.h"
 #include "util/result.h"
 
 namespace kvlb::daemon {
@@ -49,7 +51,8 @@ class HaNode {
 
   // Binds the advert socket (and the sync probe socket) and starts the thread.
   Status start();
-  // Masters send priority 0 so the peer takes over at once; then the thread ends.
+  // Masters send priority 0 so the peer takes over at once, and return once
+  // the peer advertises itself MASTER (at most a second later).
   void stop();
 
   std::vector<ha::RoleChange> take_role_changes();
@@ -62,6 +65,7 @@ class HaNode {
 
  private:
   void run();
+  void wait_for_successors(std::set<std::string> instances);
   void handle_datagram(int fd);
   void send_outgoing(ha::Mastership& machine);
   void send_probe_if_due();
@@ -75,7 +79,9 @@ class HaNode {
   const ha::WallClock& wall_;
   std::function<void()> notify_;
 
-  mutable std::mutex mutex_;  // guards everything below that the main loop reads
+  // Guards everything below that other threads read. The advert thread runs
+  // at realtime priority: priority inheritance keeps a reader from stalling it.
+  mutable PiMutex mutex_;
   ha::AdvertGate gate_;
   ha::AdvertSequencer sequencer_;
   std::map<std::string, std::unique_ptr<ha::Mastership>> machines_;

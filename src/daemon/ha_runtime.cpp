@@ -49,6 +49,12 @@ TakeoverHooks HaRuntime::hooks() {
       if (!conntrack_writer_) return Error::invalid("conntrack purge: ctnetlink not open");
       return conntrack_writer_->purge(callbacks_.default_mode_services(instance));
     };
+    h.repair_nat_ports = [this](const std::string& instance) -> Result<std::size_t> {
+      if (!conntrack_writer_) return Error::invalid("conntrack repair: ctnetlink not open");
+      auto endpoints = callbacks_.sctp_nat_endpoints(instance);
+      if (endpoints.empty()) return std::size_t{0};
+      return conntrack_writer_->repair_dnat_ports(endpoints);
+    };
     h.conntrackd_after_takeover = [this]() -> Status {
       if (auto s = conntrackd(conntrackd_control_->flush_caches()); !s.ok()) return s;
       if (auto s = conntrackd(conntrackd_control_->resync_from_kernel()); !s.ok()) return s;
@@ -124,7 +130,9 @@ Status HaRuntime::start() {
       }
     }
   }
-  auto report = takeover_->start_as_backup();
+  std::vector<std::string> instances;
+  for (const auto& inst : settings_.instances) instances.push_back(inst.name);
+  auto report = takeover_->start_as_backup(instances);
   spdlog::info("ha: {}", report.summary());
   if (auto st = node_->start(); !st.ok()) return st;
   spdlog::info("ha: adverts on {} to {} peer(s) every {} ms; {} instance(s), all BACKUP until elected",

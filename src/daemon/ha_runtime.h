@@ -28,6 +28,9 @@ struct HaCallbacks {
   std::function<Status(const std::map<std::string, model::InstanceHold>&)> apply_holds;
   // The instance's default-mode services (their conntrack entries are purged at takeover).
   std::function<std::set<kernel::ConnKey>(const std::string& instance)> default_mode_services;
+  // The instance's SCTP services with netfilter NAT (onearm, fullnat): endpoint address -> port.
+  std::function<std::map<kernel::ConnKey, std::map<model::IpAddress, uint16_t>>(const std::string& instance)>
+      sctp_nat_endpoints;
 };
 
 class HaRuntime {

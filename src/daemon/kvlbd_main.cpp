@@ -160,6 +160,8 @@ int main(int argc, char** argv) {
     }
   kernel::ProcSysctl proc_sysctl;
   auto sysctls = kernel::ensure_data_plane_sysctls(proc_sysctl);
+  if (desired->ha.enabled)
+    for (auto& report : kernel::ensure_ha_sysctls(proc_sysctl)) sysctls.push_back(std::move(report));
   for (const auto& r : sysctls) {
     if (r.ok) spdlog::info("sysctl {} = {} (was {})", r.key, r.wanted, r.before.empty() ? "?" : r.before);
     else spdlog::warn("sysctl {} = {}: {}", r.key, r.wanted, r.error);
@@ -243,6 +245,18 @@ int main(int argc, char** argv) {
       for (const auto& svc : file_state->services) add(svc);
       for (const auto& svc : cluster_services) add(svc);
       return keys;
+    };
+    callbacks.sctp_nat_endpoints = [&](const std::string& instance) {
+      std::map<kernel::ConnKey, std::map<model::IpAddress, uint16_t>> out;
+      auto add = [&](const model::Service& svc) {
+        if (svc.instance != instance || svc.mode == model::NatMode::Default || svc.key.protocol != model::Protocol::Sctp)
+          return;
+        auto& ports = out[{svc.key.protocol, svc.key.vip, svc.key.port}];
+        for (const auto& ep : svc.endpoints) ports[ep.ip] = ep.port;
+      };
+      for (const auto& svc : file_state->services) add(svc);
+      for (const auto& svc : cluster_services) add(svc);
+      return out;
     };
     auto created = daemon::HaRuntime::create(*desired, clock, std::move(callbacks));
     if (!created.ok()) {

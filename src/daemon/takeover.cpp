@@ -55,12 +55,24 @@ void Takeover::step(TakeoverReport& report, const std::string& name, const std::
   report.steps.push_back(std::move(s));
 }
 
+void Takeover::counted_step(TakeoverReport& report, const std::string& name,
+                            const std::function<Result<std::size_t>()>& action) {
+  std::size_t count = 0;
+  step(report, name, [&]() -> Status {
+    auto n = action();
+    if (!n.ok()) return n.error();
+    count = *n;
+    return ok_status();
+  }, true);
+  report.steps.back().name += " (" + std::to_string(count) + ")";
+}
+
 void Takeover::apply(TakeoverReport& report, const std::string& name) {
   step(report, name, [&] { return hooks_.apply_holds(holds_); }, false);
 }
 
 void Takeover::sync_daemons(TakeoverReport& report) {
-  if (!hooks_.set_ipvs_sync) return;
+  if (!hooks_.set_ipvs_sync || master_.empty()) return;
   bool any_master = std::any_of(master_.begin(), master_.end(), [](const auto& m) { return m.second; });
   bool any_backup = std::any_of(master_.begin(), master_.end(), [](const auto& m) { return !m.second; });
   step(report, any_master ? (any_backup ? "ipvs-sync master+backup" : "ipvs-sync master") : "ipvs-sync backup",
@@ -78,8 +90,9 @@ TakeoverReport Takeover::finish(TakeoverReport report, TimePoint started) {
   return report;
 }
 
-TakeoverReport Takeover::start_as_backup() {
+TakeoverReport Takeover::start_as_backup(const std::vector<std::string>& instances) {
   auto started = clock_.now();
+  for (const auto& instance : instances) master_[instance] = false;
   TakeoverReport report{"(all)", false, "start"};
   sync_daemons(report);
   if (hooks_.conntrackd_after_stepdown)
@@ -97,16 +110,9 @@ TakeoverReport Takeover::become_master(const std::string& instance, const std::s
   // 2. Connection state: conntrack's (IPVS's own table is already filled by
   // the backup sync daemon).
   if (hooks_.conntrackd_commit) step(report, "conntrackd commit", hooks_.conntrackd_commit, true);
-  if (hooks_.purge_default_mode) {
-    std::size_t purged = 0;
-    step(report, "purge default-mode", [&]() -> Status {
-      auto n = hooks_.purge_default_mode(instance);
-      if (!n.ok()) return n.error();
-      purged = *n;
-      return ok_status();
-    }, true);
-    report.steps.back().name += " (" + std::to_string(purged) + ")";
-  }
+  if (hooks_.purge_default_mode)
+    counted_step(report, "purge default-mode", [&] { return hooks_.purge_default_mode(instance); });
+  if (hooks_.repair_nat_ports) counted_step(report, "repair sctp nat", [&] { return hooks_.repair_nat_ports(instance); });
   // 3. Only then the addresses (with GARP / NA), and the drop is lifted last.
   holds_[instance] = {true, true};
   apply(report, "addresses");

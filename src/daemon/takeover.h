@@ -1,8 +1,8 @@
 #pragma once
 // Carries out role changes in the order that keeps connections alive
 // (DESIGN.md, "Hitless failover"). Taking over an instance:
-//   drop its VIPs' traffic -> conntrackd commit -> purge default-mode entries
-//   -> addresses + GARP -> lift the drop -> IPVS sync daemon to master
+//   drop its VIPs' traffic -> conntrackd commit -> purge default-mode entries,
+//   repair SCTP NAT entries -> addresses + GARP -> lift the drop -> IPVS sync daemon to master
 //   -> conntrackd flush/resync/bulk (these last two do not affect forwarding).
 // Stepping down: addresses first, then the sync daemons and conntrackd.
 // Each step is a hook, so tests assert the exact sequence with fakes.
@@ -33,6 +33,8 @@ struct TakeoverHooks {
   // Deletes conntrack entries of the instance's default-mode (IPVS-masqueraded)
   // services: committed copies clash with IPVS's own conntrack handling.
   std::function<Result<std::size_t>(const std::string& instance)> purge_default_mode;
+  // Fixes committed SCTP entries whose DNAT port conntrackd lost (see ConntrackWriter).
+  std::function<Result<std::size_t>(const std::string& instance)> repair_nat_ports;
   std::function<Status()> conntrackd_after_takeover;                 // flush, resync from kernel, bulk send
   std::function<Status(bool still_master)> conntrackd_after_stepdown;  // shorten timers unless still MASTER, request resync
 };
@@ -63,7 +65,7 @@ class Takeover {
   Takeover(TakeoverHooks hooks, const Clock& clock);
 
   // At start every instance is BACKUP: sync daemons and conntrackd as for a BACKUP.
-  TakeoverReport start_as_backup();
+  TakeoverReport start_as_backup(const std::vector<std::string>& instances);
   TakeoverReport become_master(const std::string& instance, const std::string& reason);
   TakeoverReport become_backup(const std::string& instance, const std::string& reason);
 
@@ -74,6 +76,8 @@ class Takeover {
 
  private:
   void step(TakeoverReport& report, const std::string& name, const std::function<Status()>& action, bool sync_step);
+  void counted_step(TakeoverReport& report, const std::string& name,
+                    const std::function<Result<std::size_t>()>& action);
   void apply(TakeoverReport& report, const std::string& name);
   void sync_daemons(TakeoverReport& report);
   TakeoverReport finish(TakeoverReport report, TimePoint started);

@@ -22,6 +22,15 @@ class FakeConntrack final : public kernel::ConntrackReader, public kernel::Connt
 
   Result<std::vector<kernel::ConnEntry>> list() override;
   Result<std::size_t> purge(const std::set<kernel::ConnKey>& services) override;
+  // Records the call; the fake's entries carry no NAT ports to repair.
+  Result<std::size_t> repair_dnat_ports(
+      const std::map<kernel::ConnKey, std::map<model::IpAddress, uint16_t>>& endpoint_ports) override {
+    repairs_.push_back(endpoint_ports);
+    return std::size_t{0};
+  }
+  const std::vector<std::map<kernel::ConnKey, std::map<model::IpAddress, uint16_t>>>& repairs() const {
+    return repairs_;
+  }
 
   // Seeds an entry without NAT (the reply comes from the VIP to the client).
   kernel::ConnEntry& add(model::Protocol protocol, std::string_view client, uint16_t client_port,
@@ -35,6 +44,7 @@ class FakeConntrack final : public kernel::ConntrackReader, public kernel::Connt
  private:
   int list_calls_ = 0;
   std::vector<std::set<kernel::ConnKey>> purges_;
+  std::vector<std::map<kernel::ConnKey, std::map<model::IpAddress, uint16_t>>> repairs_;
   std::size_t purged_entries_ = 0;
 };
 

@@ -29,6 +29,11 @@ ha_topology() {
 		addr add 10.0.9.10/24 dev eth0
 		route add 20.20.20.0/24 dev eth0
 	EOF
+	# SCTP's RTO.min is 1 s by default (RFC 4960): any outage, however
+	# short, would stall an association for a second. The drill's client
+	# retransmits like TCP does (200 ms), so the stall shows the failover.
+	modprobe sctp 2>/dev/null || true
+	nsenter --net=/run/netns/client sysctl -qw net.sctp.rto_min=200
 	for n in 1 2; do
 		ip -n "lb$n" -batch - <<-EOF || lab_fail "lb$n setup"
 			addr add 10.0.9.$n/24 dev eth1
@@ -144,3 +149,73 @@ ha_revive() {
 ha_drill() {
 	lab_ns client "$LAB_PYTHON" "$KVLB_SRC_DIR/bench/failover_drill.py" run "$@"
 }
+
+# ha_targets MODES...: the drill's targets (array HA_TARGETS): TCP and UDP in
+# every NAT mode, SCTP in MODES (ports 1001-1009 as ha_config defines them).
+ha_targets() {
+	local port=1000 proto mode
+	HA_TARGETS=()
+	for proto in tcp udp sctp; do
+		for mode in default onearm fullnat; do
+			port=$((port + 1))
+			[[ $proto == sctp && " $* " != *" $mode "* ]] && continue
+			HA_TARGETS+=(--target "$HA_VIP:$port/$proto")
+		done
+	done
+}
+
+# drill NAME SECONDS [ARGS...]: the drill in the background (DRILL_TCP, DRILL_UDP,
+# DRILL_SCTP flows, a message every DRILL_INTERVAL_MS); waits until every flow is up.
+drill() {
+	local name=$1 seconds=$2
+	shift 2
+	rm -f "$LAB_OUT/$name.ready" "$LAB_OUT/$name.marks"
+	touch "$LAB_OUT/$name.marks"
+	ha_drill "${HA_TARGETS[@]}" --tcp "$DRILL_TCP" --udp "$DRILL_UDP" --sctp "$DRILL_SCTP" \
+		--interval-ms "$DRILL_INTERVAL_MS" --duration "$seconds" --ready-file "$LAB_OUT/$name.ready" \
+		--mark-file "$LAB_OUT/$name.marks" --json "$LAB_OUT/$name.json" "$@" >"$LAB_OUT/$name.txt" 2>&1 &
+	DRILL_PID=$!
+	LAB_PIDS+=($DRILL_PID)
+	lab_wait_for "[ -e '$LAB_OUT/$name.ready' ] || ! kill -0 $DRILL_PID" 120
+	[ -e "$LAB_OUT/$name.ready" ] || { cat "$LAB_OUT/$name.txt" >&2; lab_fail "drill $name did not start"; }
+}
+mark() { echo "$2" >>"$LAB_OUT/$1.marks"; }
+drill_end() { # NAME
+	wait "$DRILL_PID" || true
+	cat "$LAB_OUT/$1.txt"
+}
+# verdict NAME MAX_STALL_MS: no reset, no flow moved, every flow resumed, longest stall below the bound.
+verdict() {
+	"$LAB_PYTHON" - "$LAB_OUT/$1.json" "$2" <<-'PY' || lab_fail "drill $1 failed its bounds"
+		import json, sys
+		report = json.load(open(sys.argv[1]))
+		bound = float(sys.argv[2])
+		t = report["totals"]
+		stall = t["stall_ms"]
+		print(f"drill {sys.argv[1]}: flows={t['flows']} resets={t['resets']} moved={t['moved']} lost={t['lost']} "
+		      f"not_resumed={t['not_resumed']} stall p50/p99/max = {stall['p50']:.0f}/{stall['p99']:.0f}/{stall['max']:.0f} ms "
+		      f"(loop lag max {report['loop_lag']['max_ms']:.0f} ms)")
+		problems = [f"{k}={t[k]}" for k in ("connect_errors", "resets", "moved", "not_resumed") if t[k]]
+		if stall["max"] >= bound:
+		    problems.append(f"longest stall {stall['max']:.0f} ms >= {bound:.0f} ms")
+		if problems:
+		    print("  FAILED: " + ", ".join(problems))
+		    sys.exit(1)
+	PY
+}
+
+# ha_dump_on_failure (a cleanup hook; sees lab_cleanup's $rc): each node's
+# `kvlbctl get ha -o json` and sync daemons, for a failed run to be diagnosed.
+ha_dump_on_failure() {
+	[ "${rc:-0}" != 0 ] || return 0
+	local ns
+	for ns in "${HA_LBS[@]}"; do
+		{
+			kvlb_ctl "$ns" get ha -o json
+			ip netns exec "$ns" ipvsadm -L --daemon
+			ip -n "$ns" addr show dev eth1
+		} >"$LAB_OUT/ha-$ns.txt" 2>&1 || true
+	done
+	echo "lab: HA state in $LAB_OUT/ha-lb1.txt, ha-lb2.txt"
+}
+LAB_CLEANUP_HOOKS+=(ha_dump_on_failure)

@@ -8,6 +8,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <set>
 
 #include "kernel/conntrack/conntrack_reader.h"
@@ -33,6 +34,14 @@ class ConntrackWriter {
   // is one of `services`; returns how many were deleted. Entries that vanish
   // on their own meanwhile (expired, closed) are not errors and not counted.
   virtual Result<std::size_t> purge(const std::set<ConnKey>& services) = 0;
+
+  // conntrackd does not carry the destination port rewrite of SCTP entries:
+  // committed, an entry DNATs to the endpoint's address but keeps the
+  // service's port, and the endpoint answers with an ABORT. Re-creates every
+  // entry of `endpoint_ports`' services whose DNAT port differs from the
+  // port of its endpoint address there; returns how many were repaired.
+  virtual Result<std::size_t> repair_dnat_ports(
+      const std::map<ConnKey, std::map<model::IpAddress, uint16_t>>& endpoint_ports) = 0;
 };
 
 }  // namespace kvlb::kernel

@@ -49,10 +49,9 @@ Result<std::unique_ptr<NetfilterConntrackWriter>> NetfilterConntrackWriter::open
 
 NetfilterConntrackWriter::~NetfilterConntrackWriter() { nfct_close(handle_); }
 
-Result<std::size_t> NetfilterConntrackWriter::purge(const std::set<ConnKey>& services) {
-  if (services.empty()) return std::size_t{0};
-
-  // Collect first, delete after: the handle cannot send while it receives a dump.
+Result<std::size_t> NetfilterConntrackWriter::dump_matching(const std::set<ConnKey>& services,
+                                                           std::vector<nf_conntrack*>& out) {
+  // Collect first, change after: the handle cannot send while it receives a dump.
   std::vector<ConntrackPtr> matching;
   for (int attempt = 1;; ++attempt) {
     matching.clear();
@@ -64,8 +63,18 @@ Result<std::size_t> NetfilterConntrackWriter::purge(const std::set<ConnKey>& ser
     nfct_callback_unregister(handle_);
     if (rc == 0) break;
     if ((err != EINTR && err != EBUSY) || attempt == kDumpAttempts)
-      return Error::from_errno(err, "purge conntrack: dump table");
+      return Error::from_errno(err, "conntrack: dump table");
   }
+  for (auto& ct : matching) out.push_back(ct.release());
+  return out.size();
+}
+
+Result<std::size_t> NetfilterConntrackWriter::purge(const std::set<ConnKey>& services) {
+  if (services.empty()) return std::size_t{0};
+  std::vector<nf_conntrack*> raw;
+  if (auto dumped = dump_matching(services, raw); !dumped.ok()) return dumped.error();
+  std::vector<ConntrackPtr> matching;
+  for (auto* ct : raw) matching.emplace_back(ct);
 
   std::size_t deleted = 0, failed = 0;
   int first_error = 0;

@@ -15,6 +15,24 @@ std::vector<SysctlReport> ensure_data_plane_sysctls(Sysctl& sysctl) {
       {"net.ipv4.vs.expire_quiescent_template", "1"},
       {"net.netfilter.nf_conntrack_acct", "1"},
   };
+  return ensure_sysctls(sysctl, wanted);
+}
+
+std::vector<SysctlReport> ensure_ha_sysctls(Sysctl& sysctl) {
+  // sync_refresh_period with sync_threshold's period 0: every active IPVS
+  // connection is synced again about once a second (by default only every
+  // 50 packets, which for a quiet flow can be minutes), so a BACKUP that just
+  // (re)started learns flows older than itself within seconds.
+  // sync_version 1: the only one carrying IPv6, templates and timeouts.
+  static const std::vector<std::pair<std::string, std::string>> wanted = {
+      {"net.ipv4.vs.sync_threshold", "3\t0"},
+      {"net.ipv4.vs.sync_refresh_period", "1"},
+      {"net.ipv4.vs.sync_version", "1"},
+  };
+  return ensure_sysctls(sysctl, wanted);
+}
+
+std::vector<SysctlReport> ensure_sysctls(Sysctl& sysctl, const std::vector<std::pair<std::string, std::string>>& wanted) {
   std::vector<SysctlReport> reports;
   for (const auto& [key, value] : wanted) {
     SysctlReport report{key, value, "", false, ""};

@@ -37,6 +37,10 @@ struct Recorder {
       log.push_back("purge " + instance);
       return std::size_t{3};
     };
+    h.repair_nat_ports = [this](const std::string& instance) -> Result<std::size_t> {
+      log.push_back("repair " + instance);
+      return std::size_t{1};
+    };
     h.conntrackd_after_takeover = [this] {
       log.push_back("flush+resync+bulk");
       return ok_status();
@@ -56,11 +60,12 @@ TEST(Takeover, BecomingMasterDropsCommitsThenAddsAddressesThenOpens) {
   ManualClock clock;
   Takeover t(r.hooks(), clock);
   auto report = t.become_master("blue", "master down");
-  EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+drop", "commit", "purge blue", "apply blue+addr+drop",
-                                             "apply blue+addr", "ipvs-sync master", "flush+resync+bulk"}));
+  EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+drop", "commit", "purge blue", "repair blue",
+                                             "apply blue+addr+drop", "apply blue+addr", "ipvs-sync master",
+                                             "flush+resync+bulk"}));
   EXPECT_EQ(report.step_names(),
-            (std::vector<std::string>{"drop", "conntrackd commit", "purge default-mode (3)", "addresses", "open",
-                                      "ipvs-sync master", "conntrackd resync"}));
+            (std::vector<std::string>{"drop", "conntrackd commit", "purge default-mode (3)", "repair sctp nat (1)",
+                                      "addresses", "open", "ipvs-sync master", "conntrackd resync"}));
   EXPECT_TRUE(report.hitless);
   EXPECT_EQ(t.holds().at("blue"), (model::InstanceHold{true, false}));
 }
@@ -80,13 +85,14 @@ TEST(Takeover, ActiveActiveKeepsTheOtherInstanceAndBothSyncDaemons) {
   Recorder r;
   ManualClock clock;
   Takeover t(r.hooks(), clock);
-  t.start_as_backup();
+  EXPECT_EQ(t.start_as_backup({"blue", "green"}).step_names(),
+            (std::vector<std::string>{"ipvs-sync backup", "conntrackd backup"}));
+  EXPECT_EQ(r.log, (std::vector<std::string>{"ipvs-sync backup", "shorten-timers+request-resync"}));
   t.become_master("blue", "");
-  t.become_backup("green", "");
   r.log.clear();
   t.become_master("green", "");
   EXPECT_EQ(r.log[0], "apply blue+addr green+drop");
-  EXPECT_EQ(r.log[5], "ipvs-sync master");
+  EXPECT_EQ(r.log[6], "ipvs-sync master");
   r.log.clear();
   t.become_backup("green", "");
   EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+addr", "ipvs-sync master backup", "request-resync"}));

@@ -1,0 +1,130 @@
+// NetfilterConntrackWriter::repair_dnat_ports: see conntrack_writer.h.
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "kernel/conntrack/conntrack_entry.h"
+#include "kernel/conntrack/netfilter_conntrack_writer.h"
+
+namespace kvlb::kernel {
+namespace {
+
+struct Deleter {
+  void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
+};
+using Owned = std::unique_ptr<nf_conntrack, Deleter>;
+
+model::IpAddress address_at(const nf_conntrack* ct, bool v4, int attr4, int attr6) {
+  if (v4) {
+    std::array<uint8_t, 4> b{};
+    std::memcpy(b.data(), nfct_get_attr(ct, static_cast<nf_conntrack_attr>(attr4)), 4);
+    return model::IpAddress::from_v4(b);
+  }
+  std::array<uint8_t, 16> b{};
+  std::memcpy(b.data(), nfct_get_attr(ct, static_cast<nf_conntrack_attr>(attr6)), 16);
+  return model::IpAddress::from_v6(b);
+}
+
+void copy_attr(nf_conntrack* to, const nf_conntrack* from, nf_conntrack_attr attr) {
+  if (nfct_attr_is_set(from, attr) > 0) nfct_set_attr(to, attr, nfct_get_attr(from, attr));
+}
+
+// The entry as conntrackd's commit creates it (original tuple, SNAT to the
+// reply's destination, protocol state), without the DNAT: libnetfilter_conntrack
+// encodes NAT ports for TCP and UDP only, so create() adds that part itself.
+Owned rebuilt(const nf_conntrack* old, bool v4) {
+  Owned ct(nfct_new());
+  for (auto attr : {ATTR_L3PROTO, ATTR_L4PROTO, ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST, ATTR_TIMEOUT, ATTR_MARK,
+                    ATTR_ZONE, ATTR_SCTP_STATE, ATTR_SCTP_VTAG_ORIG, ATTR_SCTP_VTAG_REPL, ATTR_TCP_STATE})
+    copy_attr(ct.get(), old, attr);
+  if (v4) {
+    copy_attr(ct.get(), old, ATTR_ORIG_IPV4_SRC);
+    copy_attr(ct.get(), old, ATTR_ORIG_IPV4_DST);
+    nfct_set_attr(ct.get(), ATTR_SNAT_IPV4, nfct_get_attr(old, ATTR_REPL_IPV4_DST));
+  } else {
+    copy_attr(ct.get(), old, ATTR_ORIG_IPV6_SRC);
+    copy_attr(ct.get(), old, ATTR_ORIG_IPV6_DST);
+    nfct_set_attr(ct.get(), ATTR_SNAT_IPV6, nfct_get_attr(old, ATTR_REPL_IPV6_DST));
+  }
+  nfct_set_attr_u16(ct.get(), ATTR_SNAT_PORT, nfct_get_attr_u16(old, ATTR_REPL_PORT_DST));
+  // ASSURED keeps it from early drop; NAT bits are the kernel's to set.
+  nfct_set_attr_u32(ct.get(), ATTR_STATUS, IPS_ASSURED | IPS_SEEN_REPLY);
+  // The kernel wants both tuples: the reply as the inverse of the original,
+  // which the NAT setup then rewrites (as conntrackd's commit does).
+  nfct_setobjopt(ct.get(), NFCT_SOPT_SETUP_REPLY);
+  return ct;
+}
+
+// IPCTNL_MSG_CT_NEW for `ct` plus CTA_NAT_DST to endpoint:port, with the port.
+Status create(const nf_conntrack* ct, bool v4, const model::IpAddress& endpoint, uint16_t port) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+  nlh->nlmsg_seq = 1;
+  auto* nfh = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfh->nfgen_family = v4 ? AF_INET : AF_INET6;
+  nfh->version = NFNETLINK_V0;
+  nfh->res_id = 0;
+  if (nfct_nlmsg_build(nlh, ct) < 0) return Error::from_errno(errno, "build conntrack entry");
+  nlattr* nat = mnl_attr_nest_start(nlh, CTA_NAT_DST);
+  mnl_attr_put(nlh, v4 ? CTA_NAT_V4_MINIP : CTA_NAT_V6_MINIP, v4 ? 4 : 16, endpoint.bytes().data());
+  mnl_attr_put(nlh, v4 ? CTA_NAT_V4_MAXIP : CTA_NAT_V6_MAXIP, v4 ? 4 : 16, endpoint.bytes().data());
+  nlattr* proto = mnl_attr_nest_start(nlh, CTA_NAT_PROTO);
+  mnl_attr_put_u16(nlh, CTA_PROTONAT_PORT_MIN, htons(port));
+  mnl_attr_put_u16(nlh, CTA_PROTONAT_PORT_MAX, htons(port));
+  mnl_attr_nest_end(nlh, proto);
+  mnl_attr_nest_end(nlh, nat);
+
+  std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> sock(mnl_socket_open(NETLINK_NETFILTER), mnl_socket_close);
+  if (!sock || mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0) return Error::from_errno(errno, "ctnetlink socket");
+  if (mnl_socket_sendto(sock.get(), nlh, nlh->nlmsg_len) < 0) return Error::from_errno(errno, "send");
+  ssize_t n = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
+  if (n < 0) return Error::from_errno(errno, "receive");
+  if (mnl_cb_run(buf.data(), static_cast<std::size_t>(n), 1, mnl_socket_get_portid(sock.get()), nullptr, nullptr) < 0)
+    return Error::from_errno(errno, "create");
+  return ok_status();
+}
+
+}  // namespace
+
+Result<std::size_t> NetfilterConntrackWriter::repair_dnat_ports(
+    const std::map<ConnKey, std::map<model::IpAddress, uint16_t>>& endpoint_ports) {
+  std::set<ConnKey> services;
+  for (const auto& [key, endpoints] : endpoint_ports) services.insert(key);
+  std::vector<nf_conntrack*> raw;
+  if (auto dumped = dump_matching(services, raw); !dumped.ok()) return dumped.error();
+  std::vector<Owned> matching;
+  for (auto* ct : raw) matching.emplace_back(ct);
+
+  std::size_t repaired = 0;
+  for (const auto& ct : matching) {
+    auto key = original_destination_of(ct.get());
+    if (!key) continue;
+    const bool v4 = nfct_get_attr_u8(ct.get(), ATTR_L3PROTO) == AF_INET;
+    auto endpoint = address_at(ct.get(), v4, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC);
+    const auto& ports = endpoint_ports.at(*key);
+    auto it = ports.find(endpoint);
+    if (it == ports.end()) continue;  // not one of the service's endpoints: leave it
+    uint16_t dnat_port = ntohs(nfct_get_attr_u16(ct.get(), ATTR_REPL_PORT_SRC));
+    if (dnat_port == it->second) continue;
+    auto fresh = rebuilt(ct.get(), v4);
+    const std::string what = "repair conntrack entry of " + key->vip.with_port(key->port);
+    if (nfct_query(handle_, NFCT_Q_DESTROY, ct.get()) != 0 && errno != ENOENT)
+      return Error::from_errno(errno, what + ": delete");
+    if (auto created = create(fresh.get(), v4, endpoint, it->second); !created.ok())
+      return Error{created.error().code, what + ": " + created.error().context};
+    ++repaired;
+  }
+  return repaired;
+}
+
+}  // namespace kvlb::kernel
