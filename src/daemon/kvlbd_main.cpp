@@ -127,6 +127,10 @@ void register_routes(api::HttpServer& server, daemon::Controller& controller, ke
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Few threads do real work (the loop, the API client's, the HA thread):
+  // two malloc arenas keep memory freed by one thread reusable by the
+  // others, so RSS reflects what kvlbd holds instead of growing per arena.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"kvlbd: load balancer controller programming IPVS, nftables and VIPs"};
   std::string config_path, log_level = "info", state_dir = "/var/lib/kvlb";
   bool check_only = false, once = false;
