@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <linux/netfilter/nf_conntrack_sctp.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -363,6 +365,57 @@ TEST_F(ConntrackPurgeKernelTest, ThousandsOfEntries) {
   EXPECT_EQ(left.size(), static_cast<std::size_t>(kKept));
   EXPECT_TRUE(std::all_of(left.begin(), left.end(), [](const std::string& e) { return e.ends_with(":443"); }));
   std::cout << "[ timing ] purge of " << kDoomed << " of " << kDoomed + kKept << " entries: " << ms << " ms\n";
+}
+
+// ---- SCTP DNAT port repair ----
+
+// An SCTP entry created as conntrackd's commit creates it: original tuple,
+// SNAT to the VIP, DNAT to endpoint:8080 through libnetfilter_conntrack.
+bool create_committed_sctp(uint16_t client_port) {
+  nfct_handle* handle = nfct_open(CONNTRACK, 0);
+  if (!handle) return false;
+  std::unique_ptr<nf_conntrack, decltype(&nfct_destroy)> ct(nfct_new(), &nfct_destroy);
+  nfct_set_attr_u8(ct.get(), ATTR_L3PROTO, AF_INET);
+  nfct_set_attr_u8(ct.get(), ATTR_L4PROTO, IPPROTO_SCTP);
+  nfct_set_attr_u32(ct.get(), ATTR_ORIG_IPV4_SRC, htonl(0x0a000909));  // 10.0.9.9
+  nfct_set_attr_u32(ct.get(), ATTR_ORIG_IPV4_DST, htonl(0x14141401));  // 20.20.20.1
+  nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_SRC, htons(client_port));
+  nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_DST, htons(1009));
+  nfct_set_attr_u32(ct.get(), ATTR_SNAT_IPV4, htonl(0x14141401));
+  nfct_set_attr_u16(ct.get(), ATTR_SNAT_PORT, htons(client_port));
+  nfct_set_attr_u32(ct.get(), ATTR_DNAT_IPV4, htonl(0x0a000217));  // 10.0.2.23
+  nfct_set_attr_u16(ct.get(), ATTR_DNAT_PORT, htons(8080));
+  nfct_set_attr_u8(ct.get(), ATTR_SCTP_STATE, SCTP_CONNTRACK_ESTABLISHED);
+  nfct_set_attr_u32(ct.get(), ATTR_SCTP_VTAG_ORIG, 0x11223344);
+  nfct_set_attr_u32(ct.get(), ATTR_SCTP_VTAG_REPL, 0x55667788);
+  nfct_set_attr_u32(ct.get(), ATTR_TIMEOUT, 300);
+  nfct_setobjopt(ct.get(), NFCT_SOPT_SETUP_REPLY);
+  bool ok = nfct_query(handle, NFCT_Q_CREATE, ct.get()) == 0;
+  nfct_close(handle);
+  return ok;
+}
+
+TEST_F(ConntrackPurgeKernelTest, RepairsTheDnatPortOfCommittedSctpEntries) {
+  if (!create_committed_sctp(40001)) GTEST_SKIP() << "this kernel's conntrack refuses SCTP NAT entries";
+  auto entry = [] { return kvlb::testing::output_of("conntrack -L -p sctp 2>/dev/null"); };
+  // libnetfilter_conntrack encodes NAT ports for TCP and UDP only: the DNAT
+  // kept the service's port.
+  ASSERT_NE(entry().find("src=10.0.2.23 dst=20.20.20.1 sport=1009 dport=40001"), std::string::npos) << entry();
+
+  std::map<ConnKey, std::map<model::IpAddress, uint16_t>> endpoints{
+      {{model::Protocol::Sctp, ip("20.20.20.1"), 1009}, {{ip("10.0.2.23"), 8080}, {ip("10.0.2.21"), 8081}}}};
+  auto repaired = writer->repair_dnat_ports(endpoints);
+  ASSERT_TRUE(repaired) << repaired.error().describe();
+  EXPECT_EQ(*repaired, 1u);
+  auto after = entry();
+  EXPECT_NE(after.find("src=10.0.9.9 dst=20.20.20.1 sport=40001 dport=1009"), std::string::npos) << after;
+  EXPECT_NE(after.find("src=10.0.2.23 dst=20.20.20.1 sport=8080 dport=40001"), std::string::npos) << after;
+  EXPECT_NE(after.find("ESTABLISHED"), std::string::npos) << after;
+
+  // Right already: nothing to do.
+  repaired = writer->repair_dnat_ports(endpoints);
+  ASSERT_TRUE(repaired) << repaired.error().describe();
+  EXPECT_EQ(*repaired, 0u);
 }
 
 }  // namespace
