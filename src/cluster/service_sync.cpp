@@ -34,6 +34,7 @@ SyncOptions sync_options_from(const model::KubernetesSettings& settings) {
   options.selection.include_classless = settings.include_classless;
   options.translate.target = settings.node_port_targets ? k8s::EndpointTarget::NodePort : k8s::EndpointTarget::PodIP;
   options.translate.max_ports_per_service = settings.max_ports_per_service;
+  options.translate.instances = settings.ha_instances;
   options.ip_mode = settings.ip_mode;
   return options;
 }

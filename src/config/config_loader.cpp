@@ -322,6 +322,7 @@ LoadResult load_config_text(const std::string& text, const std::string& name) {
   }
   parser.parse_root(*root, result.state);
   parser.check_instances(result.state);
+  for (const auto& inst : result.state.ha.instances) result.state.kubernetes.ha_instances.push_back(inst.name);
   // Services were checked before the rest of the file: report in file order.
   std::stable_sort(parser.errors.begin(), parser.errors.end(),
                    [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });

@@ -81,6 +81,7 @@ class Translator {
         m.persistence_seconds = settings.persistence;
         m.mode = settings.mode;
         m.snat_address = snat;
+        m.instance = settings.instance;
         if (options_.target == EndpointTarget::PodIP) {
           m.endpoints = pod_endpoints(port, vip.family());
         } else {
@@ -103,6 +104,7 @@ class Translator {
     uint32_t persistence = 0;
     model::NatMode mode = model::NatMode::Default;
     std::optional<model::IpAddress> snat;
+    std::string instance = "default";
   };
 
   struct PortSpec {
@@ -157,7 +159,27 @@ class Translator {
       else if (s.mode == model::NatMode::Default) problem(field, "only valid with kvlb.io/mode onearm or fullnat");
       else s.snat = *ip;
     }
+    s.instance = instance_of_service();
     return s;
+  }
+
+  std::string instance_of_service() {
+    const auto& known = options_.instances;
+    std::string fallback = known.empty() || std::find(known.begin(), known.end(), "default") != known.end()
+                               ? "default"
+                               : known.front();
+    auto v = annotation(kAnnotationInstance);
+    if (!v) return fallback;
+    std::string field = std::string("annotation ") + kAnnotationInstance;
+    if (known.empty()) {
+      problem(field, "HA is not configured on this node; ignored");
+      return fallback;
+    }
+    if (std::find(known.begin(), known.end(), *v) != known.end()) return *v;
+    std::string names;
+    for (const auto& n : known) names += (names.empty() ? "" : ", ") + n;
+    problem(field, "unknown instance " + quoted(*v) + " (" + names + "); using " + quoted(fallback));
+    return fallback;
   }
 
   std::vector<PortSpec> checked_ports() {

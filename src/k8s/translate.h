@@ -16,6 +16,7 @@ inline constexpr const char* kDefaultLoadBalancerClass = "kvlb.io/lb";
 inline constexpr const char* kAnnotationMode = "kvlb.io/mode";
 inline constexpr const char* kAnnotationScheduler = "kvlb.io/scheduler";
 inline constexpr const char* kAnnotationSnatAddress = "kvlb.io/snat-address";
+inline constexpr const char* kAnnotationInstance = "kvlb.io/instance";  // HA cluster instance
 // Read by IP address management, not by translation:
 inline constexpr const char* kAnnotationIps = "kvlb.io/ips";                  // "192.0.2.7" or "192.0.2.7,2001:db8::7"
 inline constexpr const char* kAnnotationPool = "kvlb.io/pool";                // pool name
@@ -41,6 +42,9 @@ enum class EndpointTarget {
 struct TranslateOptions {
   EndpointTarget target = EndpointTarget::PodIP;
   std::size_t max_ports_per_service = 100;
+  // The configured HA instances; empty without HA. A Service without the
+  // instance annotation goes to "default" if there is one, else the first.
+  std::vector<std::string> instances;
 };
 
 // Something about a Service that could not be translated as written.

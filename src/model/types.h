@@ -172,6 +172,9 @@ struct KubernetesSettings {
   bool node_port_targets = false;   // endpoints are NodeIP:nodePort instead of pod IPs
   std::string ip_mode = "VIP";      // status.loadBalancer.ingress[].ipMode: VIP or Proxy
   uint32_t max_ports_per_service = 100;
+  // Not read from the kubernetes section: the names of the ha section's
+  // instances, for the kvlb.io/instance annotation (empty without HA).
+  std::vector<std::string> ha_instances;
   auto operator<=>(const KubernetesSettings&) const = default;
 };
 

@@ -299,6 +299,35 @@ TEST(K8sTranslate, SchedulerAnnotationTable) {
                              "(rr, wrr, lc, wlc, sh, mh, sed, nq, dh, lblc, lblcr, fo, ovf, twos)"});
 }
 
+TEST(K8sTranslate, InstanceAnnotationTable) {
+  struct Case {
+    std::vector<std::string> instances;  // configured; empty = no HA
+    const char* annotation;              // nullptr = absent
+    const char* expected;
+    std::vector<std::string> problems;
+  };
+  const std::string field = "default/tcp-lb-fullnat: annotation kvlb.io/instance: ";
+  const Case cases[] = {
+      {{}, nullptr, "default", {}},
+      {{}, "blue", "default", {field + "HA is not configured on this node; ignored"}},
+      {{"blue", "default"}, nullptr, "default", {}},
+      {{"blue", "green"}, nullptr, "blue", {}},
+      {{"blue", "green"}, "green", "green", {}},
+      {{"blue", "green"}, "red", "blue", {field + "unknown instance \"red\" (blue, green); using \"blue\""}},
+  };
+  for (const auto& c : cases) {
+    Service s = service_with([&](json& j) {
+      if (c.annotation) j["metadata"]["annotations"]["kvlb.io/instance"] = c.annotation;
+    });
+    auto options = kPodIp;
+    options.instances = c.instances;
+    auto t = translate(s, {}, {}, ips({"20.20.20.1"}), options);
+    ASSERT_EQ(t.services.size(), 1u);
+    EXPECT_EQ(t.services[0].instance, c.expected) << (c.annotation ? c.annotation : "-");
+    EXPECT_EQ(problems(t), c.problems) << (c.annotation ? c.annotation : "-");
+  }
+}
+
 TEST(K8sTranslate, SnatAddressAnnotationTable) {
   struct Case {
     const char* mode;
