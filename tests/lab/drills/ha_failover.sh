@@ -73,7 +73,7 @@ drill_end return
 verdict return 500
 sleep 5  # lb1 gets the connections of flows it has not seen yet (IPVS sync refresh, conntrackd bulk)
 # ipvs_conns NS PROTO: IPVS connections of that protocol to the VIP.
-ipvs_conns() { lab_ns "$1" ipvsadm -Lnc | awk -v p="${2^^}" -v vip="$HA_VIP" '$1 == p && $4 ~ "^" vip ":" && $2 != "NONE"' | wc -l; }
+ipvs_conns() { lab_ns "$1" ipvsadm -Lnc | awk -v p="${2^^}" -v vip="$HA_VIP" '$1 == p && $5 ~ "^" vip ":"' | wc -l; }
 
 lab_step "graceful stop of MASTER lb2: lb1 takes over at once (priority 0)"
 drill graceful 15
