@@ -195,22 +195,9 @@ ka_start() {
 	addr_monitor "$ns"
 }
 
-# node_clean NS: the node's kernel state emptied (as ha_revive does before
-# starting kvlbd again); the SNAT table of the keepalived round stays.
-node_clean() {
-	local ns=$1
-	ip netns exec "$ns" ipvsadm -C
-	ip netns exec "$ns" ipvsadm --stop-daemon master 2>/dev/null || true
-	ip netns exec "$ns" ipvsadm --stop-daemon backup 2>/dev/null || true
-	ip netns exec "$ns" conntrack -F 2>/dev/null || true
-	ip netns exec "$ns" nft delete table inet kvlb 2>/dev/null || true
-	ip -n "$ns" addr del "$HA_VIP/32" dev eth1 2>/dev/null || true
-	ip -n "$ns" addr del 10.0.2.1/32 dev eth1 2>/dev/null || true
-}
-
 ka_revive() { # NS
 	local ns=$1
-	node_clean "$ns"
+	ha_clean "$ns"
 	ip -n "$ns" link set eth1 up
 	ip -n "$ns" link set sync0 up
 	ka_start "$ns"
@@ -272,7 +259,7 @@ stop_kvlbd_pair() {
 	ns_kill_all
 	sleep 0.5
 	for ns in lb1 lb2; do
-		node_clean "$ns"
+		ha_clean "$ns"
 		ip -n "$ns" link set eth1 up
 		ip -n "$ns" link set sync0 up
 	done

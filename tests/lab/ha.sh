@@ -129,9 +129,24 @@ ha_kill_hard() {
 	wait "${HA_PID[$ns]}" 2>/dev/null || true
 }
 
-# ha_revive NS: links back up, IPVS/conntrack/addresses as a rebooted node
-# has them (empty), kvlbd started again.
-ha_revive() {
+# ha_start_pair: kvlbd in lb1 and lb2 (configs from ha_config); lb1 MASTER
+# with the VIP, lb2 BACKUP without it, both synced.
+ha_start_pair() {
+	ha_start lb1
+	ha_start lb2
+	ha_wait_role lb1 MASTER 15
+	ha_wait_role lb2 BACKUP 5
+	kvlb_wait_synced lb1
+	kvlb_wait_synced lb2
+	kvlb_ctl lb1 get ha
+	ha_holds_vip lb1 || lab_fail "MASTER lb1 lacks the VIP"
+	ha_holds_vip lb2 && lab_fail "BACKUP lb2 holds the VIP"
+	return 0
+}
+
+# ha_clean NS: the node's kernel state emptied, as after a reboot (IPVS and
+# its sync daemons, conntrack, kvlb's table, the floating addresses).
+ha_clean() {
 	local ns=$1
 	ip netns exec "$ns" ipvsadm -C
 	ip netns exec "$ns" ipvsadm --stop-daemon master 2>/dev/null || true
@@ -140,6 +155,13 @@ ha_revive() {
 	ip netns exec "$ns" nft delete table inet kvlb 2>/dev/null || true
 	ip -n "$ns" addr del "$HA_VIP/32" dev eth1 2>/dev/null || true
 	ip -n "$ns" addr del 10.0.2.1/32 dev eth1 2>/dev/null || true
+}
+
+# ha_revive NS: links back up, the node emptied as a rebooted one is
+# (ha_clean), kvlbd started again.
+ha_revive() {
+	local ns=$1
+	ha_clean "$ns"
 	ip -n "$ns" link set eth1 up
 	ip -n "$ns" link set sync0 up
 	ha_start "$ns"

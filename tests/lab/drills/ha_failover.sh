@@ -23,15 +23,7 @@ ha_targets ${DRILL_SCTP_MODES:-default onearm fullnat}
 
 lab_step "kvlbd in lb1 (priority 150) and lb2 (100): lb1 becomes MASTER, lb2 BACKUP"
 "$KVLBD" --config "$LAB_OUT/lb1/kvlb.yaml" --check
-ha_start lb1
-ha_start lb2
-ha_wait_role lb1 MASTER 15
-ha_wait_role lb2 BACKUP 5
-kvlb_wait_synced lb1
-kvlb_wait_synced lb2
-kvlb_ctl lb1 get ha
-ha_holds_vip lb1 || lab_fail "MASTER lb1 lacks the VIP"
-ha_holds_vip lb2 && lab_fail "BACKUP lb2 holds the VIP"
+ha_start_pair
 lab_assert_eq "$(ipvs_rules lb1)" "$(ipvs_rules lb2)" "the BACKUP has the same IPVS services"
 lab_ns lb1 ipvsadm -L --daemon | grep -F "master sync daemon (mcast=sync0" >/dev/null || lab_fail "no IPVS master sync daemon on lb1"
 lab_ns lb2 ipvsadm -L --daemon | grep -F "backup sync daemon (mcast=sync0" >/dev/null || lab_fail "no IPVS backup sync daemon on lb2"

@@ -23,15 +23,7 @@ ha_config lb1 150
 ha_config lb2 100
 
 lab_step "lb1 (priority 150) becomes MASTER, lb2 (100) BACKUP; addresses on the MASTER only"
-ha_start lb1
-ha_start lb2
-ha_wait_role lb1 MASTER 15
-ha_wait_role lb2 BACKUP 5
-kvlb_wait_synced lb1
-kvlb_wait_synced lb2
-kvlb_ctl lb1 get ha
-ha_holds_vip lb1 || lab_fail "MASTER lb1 lacks the VIP"
-ha_holds_vip lb2 && lab_fail "BACKUP lb2 holds the VIP"
+ha_start_pair
 ip -n lb1 -o addr show dev eth1 | grep -F " 10.0.2.1/32 " >/dev/null || lab_fail "MASTER lb1 lacks the floating gateway"
 lab_assert_eq "$(ipvs_rules lb1)" "$(ipvs_rules lb2)" "the BACKUP has the same IPVS services"
 lab_ns lb1 ipvsadm -L --daemon | grep -F "master sync daemon (mcast=sync0, syncid=1" >/dev/null || lab_fail "no IPVS master sync daemon on lb1"
