@@ -163,7 +163,7 @@ Status HaNode::start() {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   {
     std::lock_guard lock(mutex_);
-    started_ = last_probe_heard_ = next_probe_ = clock_.now();
+    started_ = last_probe_heard_ = next_probe_ = next_hello_ = clock_.now();
     for (auto& [name, machine] : machines_) {
       machine->start();
       for (auto& change : machine->take_role_changes()) role_changes_.push_back(change);
@@ -230,14 +230,17 @@ void HaNode::run() {
   while (!stopping_) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_wake() - clock_.now());
     pollfd pfds[3] = {{advert_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {probe_fd_, POLLIN, 0}};
-    int polled = poll(pfds, probe_fd_ >= 0 ? 3 : 2, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000)));
+    poll(pfds, probe_fd_ >= 0 ? 3 : 2, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000)));
     if (stopping_) break;
     bool queued = false;
     {
       std::lock_guard lock(mutex_);
       auto before = role_changes_.size() + link_events_.size();
-      if (polled > 0 && (pfds[0].revents & POLLIN)) handle_datagram(advert_fd_);
-      if (polled > 0 && probe_fd_ >= 0 && (pfds[2].revents & POLLIN)) handle_datagram(probe_fd_);
+      // Read whatever has arrived before acting on a timer, whether or not
+      // poll saw it: an advert that came in as poll timed out must still
+      // reset the master-down timer it would otherwise let expire.
+      handle_datagram(advert_fd_);
+      if (probe_fd_ >= 0) handle_datagram(probe_fd_);
       auto now = clock_.now();
       for (auto& [name, machine] : machines_) {
         if (now >= machine->next_deadline()) machine->on_timer();
@@ -247,6 +250,7 @@ void HaNode::run() {
           role_changes_.push_back(std::move(change));
         }
       }
+      send_hello_if_due();
       send_probe_if_due();
       check_sync_link();
       queued = role_changes_.size() + link_events_.size() != before;
@@ -276,8 +280,12 @@ void HaNode::handle_datagram(int fd) {
     if (admission->config_mismatch)
       spdlog::warn("ha: instance {}: {} has a different configuration (digest {:08x})", advert.instance,
                    advert.sender.str(), advert.config_digest);
-    if (advert.probe) {
+    if (advert.probe && fd == probe_fd_) {
       last_probe_heard_ = clock_.now();
+      continue;
+    }
+    if (advert.probe) {  // a starting peer's hello on the advert link
+      for (auto& [name, machine] : machines_) machine->on_hello();
       continue;
     }
     if (auto it = machines_.find(advert.instance); it != machines_.end()) it->second->on_advert(advert);
@@ -287,6 +295,29 @@ void HaNode::handle_datagram(int fd) {
 void HaNode::send_outgoing(ha::Mastership& machine) {
   for (auto& advert : machine.take_outgoing())
     for (const auto& peer : settings_.peers) send_to(advert_fd_, advert, peer);
+}
+
+bool HaNode::looking_for_master() const {
+  return std::any_of(machines_.begin(), machines_.end(), [](const auto& entry) {
+    return entry.second->role() == ha::Role::Backup && !entry.second->stats().master;
+  });
+}
+
+void HaNode::send_hello_if_due() {
+  // Until it has heard a MASTER, a starting node says hello every interval:
+  // the MASTER answers at once, and the hello's ARP/ND lookup refreshes the
+  // peers' neighbour entry for this node, which may have failed while it was
+  // gone (the MASTER's adverts would not reach it until that entry recovers).
+  if (!looking_for_master() || clock_.now() < next_hello_) return;
+  next_hello_ = clock_.now() + std::chrono::milliseconds(settings_.interval_ms);
+  ha::Advert hello;
+  hello.instance = machines_.begin()->first;
+  hello.interval_ms = static_cast<uint16_t>(settings_.interval_ms);
+  hello.sender = *settings_.address;
+  hello.probe = true;
+  hello.synced = synced_;
+  for (const auto& peer : settings_.peers) send_to(advert_fd_, hello, peer);
+  ++hellos_sent_;
 }
 
 void HaNode::send_probe_if_due() {
@@ -323,6 +354,7 @@ TimePoint HaNode::next_wake() const {
   TimePoint wake = clock_.now() + 100ms;
   for (const auto& [name, machine] : machines_) wake = std::min(wake, machine->next_deadline());
   if (probe_fd_ >= 0) wake = std::min(wake, next_probe_);
+  if (looking_for_master()) wake = std::min(wake, next_hello_);
   return wake;
 }
 
@@ -396,7 +428,8 @@ nlohmann::json HaNode::status() const {
                   {"malformed", c.malformed},     {"badAuth", c.bad_auth},
                   {"replayed", c.replayed},       {"sourceMismatch", c.source_mismatch},
                   {"unknownPeer", c.unknown_peer}, {"unknownInstance", c.unknown_instance},
-                  {"configMismatch", c.config_mismatch}, {"sendErrors", send_errors_}};
+                  {"configMismatch", c.config_mismatch}, {"sendErrors", send_errors_},
+                  {"hellosSent", hellos_sent_}};
   if (probe_fd_ >= 0) {
     j["syncLink"] = {{"interface", settings_.sync.interface},
                      {"peer", settings_.sync.peer->str()},

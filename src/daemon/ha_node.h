@@ -68,6 +68,8 @@ class HaNode {
   void wait_for_successors(std::set<std::string> instances);
   void handle_datagram(int fd);
   void send_outgoing(ha::Mastership& machine);
+  bool looking_for_master() const;
+  void send_hello_if_due();
   void send_probe_if_due();
   void check_sync_link();
   TimePoint next_wake() const;
@@ -95,6 +97,8 @@ class HaNode {
   TimePoint next_probe_{};
   TimePoint last_probe_heard_{};
   TimePoint started_{};
+  TimePoint next_hello_{};
+  uint64_t hellos_sent_ = 0;
   bool link_alarm_ = false;
   uint64_t link_alarms_ = 0;
   uint64_t send_errors_ = 0;

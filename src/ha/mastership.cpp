@@ -116,6 +116,12 @@ void Mastership::on_advert(const Advert& advert) {
   maybe_preempt();
 }
 
+void Mastership::on_hello() {
+  if (role_ != Role::Master) return;
+  queue_advert(config_.priority);
+  advert_at_ = clock_.now() + config_.interval;
+}
+
 void Mastership::heard_master(const Advert& advert, TimePoint now) {
   master_interval_ = std::chrono::milliseconds(advert.interval_ms);
   stats_.master = advert.sender;

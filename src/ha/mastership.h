@@ -11,6 +11,7 @@
 //   down timer running meanwhile;
 // - a Master answers a weaker Master's advert at once, so a split brain ends
 //   within one interval (plus the link delay) of the link healing;
+// - a Master answers a starting peer's hello at once (see on_hello);
 // - a Master entering Fault sends a priority-0 advert (if the link can still
 //   carry it, the peer takes over within its skew time instead of 3 intervals).
 #include <chrono>
@@ -75,6 +76,10 @@ class Mastership {
 
   void start();                       // Init (or Stopped) -> Backup, master-down timer armed
   void on_advert(const Advert& advert);  // admitted by the gate; probes and own adverts are ignored
+  // A peer that has just started asks who is MASTER (a hello): a Master
+  // answers at once, so the newcomer need not wait for the next interval,
+  // nor, after a long outage, for its own master-down timer to expire first.
+  void on_hello();
   void on_timer();                    // call when clock.now() >= next_deadline()
   void stop();                        // Master: queues a priority-0 advert; -> Stopped
   void set_synced(bool synced);       // local connection state complete (gates preemption)

@@ -17,13 +17,13 @@ namespace {
 model::IpAddress ip(const char* text) { return *model::IpAddress::parse(text); }
 
 model::HaSettings settings(const char* self, const char* peer, const char* sync_self, const char* sync_peer,
-                           uint8_t priority, uint16_t port) {
+                           uint8_t priority, uint16_t port, uint32_t interval_ms = 50) {
   model::HaSettings s;
   s.enabled = true;
   s.address = ip(self);
   s.peers = {ip(peer)};
   s.port = port;
-  s.interval_ms = 50;
+  s.interval_ms = interval_ms;
   s.instances = {{"default", priority, false, 0, {}}};
   s.sync.interface = "lo";
   s.sync.address = ip(sync_self);
@@ -105,4 +105,26 @@ TEST_F(HaNodeLoopback, AWrongKeyIsDroppedAndCounted) {
   ASSERT_TRUE(eventually([&] { return p.b->status()["adverts"]["badAuth"].get<uint64_t>() > 0; }, 2s));
   // Unauthenticated adverts count for nothing: both are MASTER.
   ASSERT_TRUE(eventually([&] { return role(*p.b) == ha::Role::Master; }, 2s));
+}
+
+TEST_F(HaNodeLoopback, AReturningNodeHearsTheMasterAtOnceAndDoesNotTakeOver) {
+  // Long intervals, so only the hello can explain hearing the MASTER early.
+  constexpr uint16_t kPort = 17718;
+  Pair p(kPort);
+  p.a = std::make_unique<daemon::HaNode>(settings("10.77.0.11", "10.77.0.12", "10.77.0.21", "10.77.0.22", 100, kPort, 500),
+                                         p.key, p.digests, p.clock, p.wall, [] {});
+  p.b = std::make_unique<daemon::HaNode>(settings("10.77.0.12", "10.77.0.11", "10.77.0.22", "10.77.0.21", 150, kPort, 500),
+                                         p.key, p.digests, p.clock, p.wall, [] {});
+  ASSERT_TRUE(p.a->start().ok());
+  ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 3s));
+  std::this_thread::sleep_for(100ms);  // between two of the MASTER's adverts
+  ASSERT_TRUE(p.b->start().ok());
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return p.b->status()["instances"][0]["master"] == "10.77.0.11"; }, 2s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 250ms) << "the MASTER did not answer the hello";
+  EXPECT_GE(p.b->status()["adverts"]["hellosSent"].get<uint64_t>(), 1u);
+  // Higher priority, preempt off: it stays BACKUP through several master-down times.
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(role(*p.b), ha::Role::Backup) << p.b->status().dump(2);
+  EXPECT_EQ(role(*p.a), ha::Role::Master);
 }

@@ -56,6 +56,29 @@ TEST_F(MastershipTest, MasterAnswersAPeerSteppingDown) {
   EXPECT_EQ(m.take_outgoing().size(), 1u);
 }
 
+TEST_F(MastershipTest, MasterAnswersAStartingPeersHelloAtOnce) {
+  Mastership m(config(), clock_);
+  m.start();
+  run(m, 400ms);
+  m.take_outgoing();
+  clock_.advance(30ms);
+  m.on_hello();
+  auto out = m.take_outgoing();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].priority, 100);
+  EXPECT_EQ(m.next_deadline(), clock_.now() + 100ms);  // the periodic timer restarts
+  EXPECT_EQ(m.role(), Role::Master);
+}
+
+TEST_F(MastershipTest, OnlyAMasterAnswersAHello) {
+  Mastership m(config(), clock_);
+  m.start();
+  m.take_outgoing();
+  m.on_hello();
+  EXPECT_TRUE(m.take_outgoing().empty());
+  EXPECT_EQ(m.role(), Role::Backup);
+}
+
 TEST_F(MastershipTest, StopFromMasterSendsPriorityZero) {
   Mastership m(config(), clock_);
   m.start();
