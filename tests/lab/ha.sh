@@ -114,6 +114,15 @@ ha_wait_role() { # NS ROLE [TIMEOUT]
 		{ kvlb_ctl "$1" get ha >&2; tail -30 "$LAB_OUT/kvlbd-$1.log" >&2; lab_fail "$1 is not $2"; }
 }
 
+# ha_became_master NS: how often instance "default" in NS has become MASTER
+# since its kvlbd started.
+ha_became_master() {
+	kvlb_ctl "$1" get ha -o json 2>/dev/null | "$LAB_PYTHON" -c '
+import json, sys
+for i in json.load(sys.stdin)["instances"]:
+    if i["name"] == "default": print(i["becameMaster"])'
+}
+
 ha_holds_vip() { # NS
 	ip -n "$1" -o addr show dev eth1 | grep -F " $HA_VIP/32 " >/dev/null
 }

@@ -61,6 +61,7 @@ sleep 3
 lab_assert_eq MASTER "$(ha_role lb2)" "lb2 still MASTER"
 lab_assert_eq BACKUP "$(ha_role lb1)" "lb1 still BACKUP"
 ha_holds_vip lb1 && lab_fail "returning lb1 holds the VIP"
+lab_assert_eq 0 "$(ha_became_master lb1)" "returning lb1 never became MASTER"
 drill_end return
 verdict return 500
 sleep 5  # lb1 gets the connections of flows it has not seen yet (IPVS sync refresh, conntrackd bulk)

@@ -4,9 +4,9 @@
 # dropped and counted, a hard death of the MASTER under live TCP and UDP
 # traffic in every NAT mode (no reset, no flow moved, stall under a second,
 # the SNAT mapping in the new MASTER's conntrack), a split brain healed to
-# one MASTER, and a cut sync link raising an alarm without a role change.
-# The full drill (the old MASTER's return, SCTP in every mode, graceful
-# stops, five failovers) is tests/lab/drills/ha_failover.sh.
+# one MASTER, a cut sync link raising an alarm without a role change, and
+# the old MASTER's return without a takeover. The full drill (SCTP in every
+# mode, graceful stops, five failovers) is tests/lab/drills/ha_failover.sh.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kvlb.sh"
@@ -90,5 +90,14 @@ grep -F "MASTER in" "$LAB_OUT/kvlbd-lb2.log" | tail -1
 snat_mapped=$(lab_ns lb2 conntrack -L -p tcp 2>/dev/null | grep -cE "dport=1003 .*src=10\.0\.2\.2[123] dst=20\.20\.20\.1 sport=8080" || true)
 lab_log "lb2 conntrack: $snat_mapped fullnat TCP entries replying to the VIP (the SNAT mapping)"
 ((snat_mapped >= DRILL_TCP / 3)) || lab_fail "the new MASTER lacks the fullnat flows' SNAT mapping"
+
+lab_step "the old MASTER returns: it hears lb2 at once and stays BACKUP (preemption is off)"
+ha_revive lb1
+ha_wait_role lb1 BACKUP 10
+sleep 2
+lab_assert_eq 0 "$(ha_became_master lb1)" "returning lb1 never became MASTER"
+lab_assert_eq MASTER "$(ha_role lb2)" "lb2 still MASTER"
+ha_holds_vip lb1 && lab_fail "returning lb1 holds the VIP"
+lab_log "lb1 heard the MASTER after $(kvlb_ctl lb1 get ha -o json | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["adverts"]["hellosSent"])') hello(s)"
 
 echo "ha_pair: passed"
