@@ -282,6 +282,7 @@ void HaNode::handle_datagram(int fd) {
                    advert.sender.str(), advert.config_digest);
     if (advert.probe && fd == probe_fd_) {
       last_probe_heard_ = clock_.now();
+      if (!probes_since_) probes_since_ = last_probe_heard_;
       continue;
     }
     if (advert.probe) {  // a starting peer's hello on the advert link
@@ -337,6 +338,7 @@ void HaNode::check_sync_link() {
   auto silent = clock_.now() - last_probe_heard_;
   if (!link_alarm_ && silent > kSyncLinkTimeout) {
     link_alarm_ = true;
+    probes_since_.reset();
     ++link_alarms_;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
     link_events_.push_back({false, "sync link " + settings_.sync.interface + ": no probe from " +
@@ -389,6 +391,13 @@ std::map<std::string, ha::Role> HaNode::roles() const {
   std::map<std::string, ha::Role> out;
   for (const auto& [name, machine] : machines_) out[name] = machine->role();
   return out;
+}
+
+std::chrono::nanoseconds HaNode::sync_link_up_for() const {
+  std::lock_guard lock(mutex_);
+  if (probe_fd_ < 0) return clock_.now() - started_;  // no sync link: nothing to wait for
+  if (!probes_since_) return std::chrono::nanoseconds(0);
+  return clock_.now() - *probes_since_;
 }
 
 bool HaNode::sync_link_alarm() const {

@@ -62,6 +62,9 @@ class HaNode {
   std::map<std::string, ha::Role> roles() const;
   nlohmann::json status() const;
   bool sync_link_alarm() const;
+  // How long the peer's probes have been arriving over the sync link without
+  // an alarm (since start without a sync link); zero before the first one.
+  std::chrono::nanoseconds sync_link_up_for() const;
 
  private:
   void run();
@@ -96,6 +99,7 @@ class HaNode {
   // Sync link liveness, from the peer's probes over the sync link.
   TimePoint next_probe_{};
   TimePoint last_probe_heard_{};
+  std::optional<TimePoint> probes_since_;  // first probe since start or the last alarm
   TimePoint started_{};
   TimePoint next_hello_{};
   uint64_t hellos_sent_ = 0;

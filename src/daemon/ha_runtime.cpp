@@ -10,9 +10,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// How long a new BACKUP listens before it counts as synced (and may
-// preempt): conntrackd's bulk arrives at once, IPVS sync refreshes active
-// connections within seconds.
+// How long the sync link must have carried the peer's probes before this
+// node counts as synced (and may preempt): conntrackd's bulk arrives at once,
+// the IPVS sync daemon refreshes every active connection within seconds
+// (sync_refresh_period 1 s, or every 50 packets).
 constexpr auto kSyncSettleTime = 5s;
 
 std::string dir_of(const std::string& path) {
@@ -85,7 +86,6 @@ Status HaRuntime::set_ipvs_sync(bool master, bool backup) {
 }
 
 Status HaRuntime::start() {
-  started_ = clock_.now();
   if (!settings_.sync.interface.empty()) {
     auto sync = kernel::NetlinkIpvsSyncDaemons::open();
     if (sync.ok()) ipvs_sync_ = std::move(*sync);
@@ -169,11 +169,16 @@ void HaRuntime::on_wake() {
 void HaRuntime::tick() {
   if (conntrackd_process_ && settings_.sync.manage_conntrackd)
     for (const auto& line : conntrackd_process_->poll()) spdlog::warn("ha: {}", line);
-  if (!synced_ && clock_.now() - started_ >= kSyncSettleTime) {
-    synced_ = true;
-    node_->set_synced(true);
-    spdlog::info("ha: connection state synced (preemption allowed where configured)");
-  }
+  const bool synced = node_->sync_link_up_for() >= kSyncSettleTime;
+  if (synced == synced_) return;
+  synced_ = synced;
+  node_->set_synced(synced);
+  if (synced)
+    spdlog::info("ha: connection state synced: the sync link has been up for {} s (preemption allowed where "
+                 "configured)", std::chrono::duration_cast<std::chrono::seconds>(kSyncSettleTime).count());
+  else
+    spdlog::warn("ha: connection state no longer synced: the sync link is down (no preemption until it has been "
+                 "up for {} s)", std::chrono::duration_cast<std::chrono::seconds>(kSyncSettleTime).count());
 }
 
 void HaRuntime::stop() {

@@ -67,7 +67,6 @@ class HaRuntime {
   std::unique_ptr<ha::UnixSocketConntrackdControl> conntrackd_control_;
   std::unique_ptr<ha::ConntrackdProcess> conntrackd_process_;
   std::string conntrackd_error_;
-  TimePoint started_{};
   bool synced_ = false;
   bool stopped_ = false;
 };

@@ -128,3 +128,15 @@ TEST_F(HaNodeLoopback, AReturningNodeHearsTheMasterAtOnceAndDoesNotTakeOver) {
   EXPECT_EQ(role(*p.b), ha::Role::Backup) << p.b->status().dump(2);
   EXPECT_EQ(role(*p.a), ha::Role::Master);
 }
+
+TEST_F(HaNodeLoopback, SyncedOnlyCountsTimeWithTheSyncLinkCarryingProbes) {
+  Pair p(17720);
+  ASSERT_TRUE(p.a->start().ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(p.a->sync_link_up_for(), std::chrono::nanoseconds(0)) << "no peer, no probes";
+  ASSERT_TRUE(p.b->start().ok());
+  ASSERT_TRUE(eventually([&] { return p.a->sync_link_up_for() > 0ns; }, 1s));
+  std::this_thread::sleep_for(400ms);
+  EXPECT_GT(p.a->sync_link_up_for(), 200ms);
+  EXPECT_LT(p.a->sync_link_up_for(), 1s);
+}
