@@ -100,4 +100,21 @@ lab_assert_eq MASTER "$(ha_role lb2)" "lb2 still MASTER"
 ha_holds_vip lb1 && lab_fail "returning lb1 holds the VIP"
 lab_log "lb1 heard the MASTER after $(kvlb_ctl lb1 get ha -o json | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["adverts"]["hellosSent"])') hello(s)"
 
+lab_step "with preemption on, lb1 (150) takes lb2 (100) back only once synced, without a reset"
+kill "${HA_PID[lb1]}"  # a BACKUP's graceful stop: nothing moves
+wait "${HA_PID[lb1]}" 2>/dev/null || true
+ha_config lb1 150 true
+drill preempt 25
+ha_start lb1
+started=$(date +%s.%N)
+ha_wait_role lb1 MASTER 20
+took=$("$LAB_PYTHON" -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
+lab_log "lb1 preempted ${took} s after its start: $(kvlb_ctl lb1 get ha -o json | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["instances"][0].get("lastChange", ""))')"
+"$LAB_PYTHON" -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 5 else 1)" "$took" || lab_fail "lb1 preempted before its state could be synced (${took} s)"
+grep -F "connection state synced" "$LAB_OUT/kvlbd-lb1.log" >/dev/null || lab_fail "lb1 preempted without being synced"
+ha_wait_role lb2 BACKUP 5
+ha_holds_vip lb2 && lab_fail "lb2 still holds the VIP after the preemption"
+drill_end preempt
+verdict preempt 1000
+
 echo "ha_pair: passed"
