@@ -24,13 +24,14 @@ void Parser::parse_root(const YamlNode& root, model::DesiredState& state) {
     return;
   }
   if (!require_map(root, "(top level)")) return;
-  check_keys(root, "", {"node", "api", "reconcile", "kubernetes", "pools", "ha", "services"});
+  check_keys(root, "", {"node", "api", "reconcile", "kubernetes", "pools", "ha", "bgp", "services"});
   if (auto node = required(root, "node", "node")) parse_node(*node, state.node);
   if (auto kubernetes = root.find("kubernetes")) parse_kubernetes(*kubernetes, state.kubernetes);
   if (auto pools = root.find("pools")) parse_pools(*pools, state.pools);
   if (auto api = root.find("api")) parse_api(*api, state.settings);
   if (auto reconcile = root.find("reconcile")) parse_reconcile(*reconcile, state.settings);
   if (auto ha = root.find("ha")) parse_ha(*ha, state.ha);
+  if (auto bgp = root.find("bgp")) parse_bgp(*bgp, state.bgp);
   auto services = root.find("services");
   if (!services || services->is_null()) return;
   if (!services->is_sequence()) {
@@ -137,7 +138,7 @@ void Parser::parse_pools(const YamlNode& node, std::vector<model::IpPool>& out) 
     const std::string field = "pools[" + std::to_string(i) + "]";
     auto item = node.item(i);
     if (!require_map(item, field)) continue;
-    check_keys(item, field, {"name", "addresses", "autoAssign"});
+    check_keys(item, field, {"name", "addresses", "autoAssign", "communities"});
     model::IpPool pool;
     if (auto name = required(item, "name", field + ".name")) {
       if (auto text = name_of(*name, field + ".name")) {
@@ -148,6 +149,7 @@ void Parser::parse_pools(const YamlNode& node, std::vector<model::IpPool>& out) 
     }
     if (auto auto_assign = item.find("autoAssign"))
       if (auto v = bool_of(*auto_assign, field + ".autoAssign")) pool.auto_assign = *v;
+    if (auto communities = item.find("communities")) parse_communities(*communities, field + ".communities", pool.communities);
     auto addresses = required(item, "addresses", field + ".addresses");
     if (!addresses) continue;
     if (!addresses->is_sequence() || addresses->size() == 0) {
@@ -186,7 +188,7 @@ void Parser::parse_service(const YamlNode& node, std::size_t index, std::vector<
   if (!require_map(node, field)) return;
   check_keys(node, field,
              {"name", "vip", "port", "protocol", "scheduler", "persistence", "mode", "snatAddress", "endpoints",
-              "instance"});
+              "instance", "communities"});
   model::Service svc;
   std::size_t errors_before = errors.size();
   if (auto name = required(node, "name", field + ".name"))
@@ -238,6 +240,8 @@ void Parser::parse_service(const YamlNode& node, std::size_t index, std::vector<
       instance_lines_[index] = instance->line();
     }
   }
+  if (auto communities = node.find("communities"))
+    parse_communities(*communities, field + ".communities", svc.communities);
   auto endpoints = node.find("endpoints");
   if (endpoints && !endpoints->is_null()) {
     if (!endpoints->is_sequence()) {

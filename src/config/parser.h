@@ -33,7 +33,7 @@ class Parser {
   // Refuses keys the schema does not know (a typo must not be silently
   // ignored), keys that are not strings and a key given twice.
   void check_keys(const YamlNode& map, const std::string& field, std::initializer_list<std::string_view> allowed) {
-    int first_line[16] = {};  // per allowed key (the schema has at most 9): line first seen on, 0 if not yet
+    int first_line[16] = {};  // per allowed key (the schema has at most 11): line first seen on, 0 if not yet
     for (std::size_t i = 0; i < map.size(); ++i) {
       auto key = map.key(i);
       if (!key.is_scalar() && !key.is_null()) {
@@ -136,6 +136,14 @@ class Parser {
   void parse_ha(const YamlNode& node, model::HaSettings& out);
   void parse_ha_instances(const YamlNode& node, std::vector<model::HaInstance>& out);
   void parse_sync(const YamlNode& node, model::SyncSettings& out);
+  void parse_bgp(const YamlNode& node, model::BgpSettings& out);
+  void parse_bgp_peer(const YamlNode& node, const std::string& field, uint32_t local_as, model::BgpPeer& out);
+  void parse_bgp_bfd(const YamlNode& node, const std::string& field, model::BgpBfd& out);
+  void parse_bgp_master(const YamlNode& node, model::BgpMasterExport& out);
+  void parse_bgp_backup(const YamlNode& node, model::BgpBackupExport& out);
+  // A list of BGP communities ("65000:100", large "4200000000:1:2") of a service or a pool.
+  void parse_communities(const YamlNode& node, const std::string& field, std::vector<model::Community>& out);
+  std::optional<std::string> absolute_path_of(const YamlNode& node, const std::string& field, std::size_t max_bytes);
   void fail_at_line(int line, const std::string& field, const std::string& message) {
     errors.push_back({file_, line, field, message});
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/address.h"
+#include "model/bgp.h"
 
 namespace kvlb::model {
 
@@ -133,6 +134,7 @@ struct Service {
   std::optional<IpAddress> snat_address;
   std::vector<Endpoint> endpoints;
   std::string instance = "default";  // the HA cluster instance whose MASTER serves it
+  std::vector<Community> communities;  // BGP communities on the VIP's route (besides its pool's)
   bool operator==(const Service&) const = default;
 };
 
@@ -159,6 +161,7 @@ struct IpPool {
   std::string name;
   std::vector<IpRange> ranges;  // in config order
   bool auto_assign = true;      // false: only used when a Service names the pool or asks for an IP in it
+  std::vector<Community> communities;  // BGP communities on the routes of every VIP in the pool
   auto operator<=>(const IpPool&) const = default;
 };
 
@@ -234,6 +237,7 @@ struct DesiredState {
   std::vector<IpPool> pools;
   KubernetesSettings kubernetes;
   HaSettings ha;
+  BgpSettings bgp;
   // Runtime, not config: per instance what this node holds. Empty with HA
   // off (everything held); with HA on, an instance not listed is held by the peer.
   std::map<std::string, InstanceHold> holds;
