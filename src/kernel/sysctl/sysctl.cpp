@@ -24,10 +24,15 @@ std::vector<SysctlReport> ensure_ha_sysctls(Sysctl& sysctl) {
   // 50 packets, which for a quiet flow can be minutes), so a BACKUP that just
   // (re)started learns flows older than itself within seconds.
   // sync_version 1: the only one carrying IPv6, templates and timeouts.
+  // nf_conntrack_tcp_be_liberal: a TCP entry committed at takeover (or
+  // picked up mid-stream) has no window history, so no in-flight segment
+  // may count as out of window (conntrackd's own way of saying this
+  // corrupts SCTP entries, see conntrackd.conf.mustache).
   static const std::vector<std::pair<std::string, std::string>> wanted = {
       {"net.ipv4.vs.sync_threshold", "3\t0"},
       {"net.ipv4.vs.sync_refresh_period", "1"},
       {"net.ipv4.vs.sync_version", "1"},
+      {"net.netfilter.nf_conntrack_tcp_be_liberal", "1"},
   };
   return ensure_sysctls(sysctl, wanted);
 }
