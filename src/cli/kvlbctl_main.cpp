@@ -106,6 +106,30 @@ void print_ha(const json& h) {
   }
 }
 
+void print_bgp(const json& b) {
+  Rows peers;
+  for (const auto& p : b["peers"])
+    peers.push_back({text(p["name"]), text(p.value("address", json(""))), text(p.value("as", json(""))),
+                     text(p.value("bgpState", p["state"])), text(p["since"]), text(p["exported"]),
+                     text(p.value("lastError", json("")))});
+  std::cout << kvlb::cli::render_table({"PEER", "ADDRESS", "AS", "STATE", "SINCE", "EXPORTED", "LAST ERROR"}, peers);
+  Rows routes;
+  for (const auto& r : b["routes"]) {
+    std::string communities;
+    for (const auto& c : r["communities"]) communities += (communities.empty() ? "" : " ") + text(c);
+    routes.push_back({text(r["vip"]), text(r["role"]), communities});
+  }
+  std::cout << kvlb::cli::render_table({"VIP", "ANNOUNCED AS", "COMMUNITIES"}, routes);
+  std::cout << "bird:      " << (b["birdUp"].get<bool>() ? "running" : "NOT running") << " (" << text(b["socket"])
+            << "), " << (b["loaded"].get<bool>() ? "runs kvlb's config " : "does NOT run kvlb's current config ")
+            << text(b["config"]) << "\n";
+  std::cout << "loads:     " << text(b["loads"]["ok"]) << " ok, " << text(b["loads"]["rejected"]) << " rejected, "
+            << text(b["loads"]["unreachable"]) << " with BIRD unreachable; last took "
+            << b["lastLoadMicros"].get<int64_t>() / 1000 << " ms\n";
+  if (!text(b["lastError"]).empty()) std::cout << "error:     " << text(b["lastError"]) << "\n";
+  if (b.contains("birdError")) std::cout << "error:     " << text(b["birdError"]) << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,9 +138,9 @@ int main(int argc, char** argv) {
   app.add_option("-s,--server", server, "kvlbd REST API address")->envname("KVLB_SERVER")->capture_default_str();
   app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
   auto* get = app.add_subcommand("get", "show objects");
-  get->add_option("what", what, "lb | ep | ct | status | ha")
+  get->add_option("what", what, "lb | ep | ct | status | ha | bgp")
       ->required()
-      ->check(CLI::IsMember({"lb", "ep", "ct", "status", "ha"}));
+      ->check(CLI::IsMember({"lb", "ep", "ct", "status", "ha", "bgp"}));
   get->add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
@@ -140,6 +164,7 @@ int main(int argc, char** argv) {
   else if (what == "ep") print_ep(body);
   else if (what == "ct") print_ct(body);
   else if (what == "ha") print_ha(body);
+  else if (what == "bgp") print_bgp(body);
   else print_status(body);
   return 0;
 }

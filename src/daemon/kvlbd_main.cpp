@@ -17,9 +17,11 @@
 #include <spdlog/spdlog.h>
 
 #include "api/http.h"
+#include "bgp/bird/bird_socket_control.h"
 #include "cluster/kube_source.h"
 #include "config/config_loader.h"
 #include "daemon/cluster_merge.h"
+#include "daemon/bgp_runtime.h"
 #include "daemon/controller.h"
 #include "daemon/ha_runtime.h"
 #include "daemon/status_view.h"
@@ -89,9 +91,17 @@ Result<std::unique_ptr<kube::KubeApi>> connect_kubernetes(const model::Kubernete
 // leaves the data plane as it is.
 bool ready(const cluster::KubeSource* kube) { return !kube || kube->synced(); }
 
+// The optional parts' views (unset when not configured).
+struct OptionalViews {
+  std::function<nlohmann::json()> ha_status;
+  std::function<std::string()> ha_metrics;
+  std::function<nlohmann::json()> bgp_status;
+  std::function<std::string()> bgp_metrics;
+};
+
 void register_routes(api::HttpServer& server, daemon::Controller& controller, kernel::ConntrackReader& conntrack,
                      const std::vector<kernel::SysctlReport>& sysctls, const cluster::KubeSource* kube,
-                     std::function<nlohmann::json()> ha_status, std::function<std::string()> ha_metrics) {
+                     OptionalViews views) {
   auto json = [](const nlohmann::json& j) { return api::HttpResponse{200, "application/json", j.dump(2)}; };
   server.handle_get("/v1/lb", [&, json](const api::Query&) { return json(daemon::lb_view(controller.snapshot())); });
   server.handle_get("/v1/ep", [&, json](const api::Query&) { return json(daemon::ep_view(controller.snapshot())); });
@@ -114,13 +124,18 @@ void register_routes(api::HttpServer& server, daemon::Controller& controller, ke
     return ready(kube) ? api::HttpResponse{200, "text/plain", "ok\n"}
                        : api::HttpResponse{503, "text/plain", "waiting for the first list of the cluster\n"};
   });
-  server.handle_get("/metrics", [&, ha_metrics](const api::Query&) {
+  server.handle_get("/metrics", [&, views](const api::Query&) {
     return api::HttpResponse{200, "text/plain; version=0.0.4",
-                             daemon::metrics_text(controller.snapshot()) + (ha_metrics ? ha_metrics() : "")};
+                             daemon::metrics_text(controller.snapshot()) + (views.ha_metrics ? views.ha_metrics() : "") +
+                                 (views.bgp_metrics ? views.bgp_metrics() : "")};
   });
-  server.handle_get("/v1/ha", [json, ha_status](const api::Query&) {
-    if (!ha_status) return api::HttpResponse{404, "application/json", R"({"error": "HA is not configured"})"};
-    return json(ha_status());
+  server.handle_get("/v1/ha", [json, views](const api::Query&) {
+    if (!views.ha_status) return api::HttpResponse{404, "application/json", R"({"error": "HA is not configured"})"};
+    return json(views.ha_status());
+  });
+  server.handle_get("/v1/bgp", [json, views](const api::Query&) {
+    if (!views.bgp_status) return api::HttpResponse{404, "application/json", R"({"error": "BGP is not configured"})"};
+    return json(views.bgp_status());
   });
 }
 
@@ -210,15 +225,33 @@ int main(int argc, char** argv) {
   // Per HA instance, what this node holds (the takeover sequence sets it).
   std::map<std::string, model::InstanceHold> holds;
   std::vector<std::string> last_conflicts;
+  // BGP follows the desired state and this node's roles (the holds).
+  std::unique_ptr<bgp::UnixSocketBirdControl> bird;
+  std::unique_ptr<daemon::BgpRuntime> bgp;
+  if (desired->bgp.enabled && !once) {
+    bgp::BirdControlOptions options;
+    options.socket_path = desired->bgp.bird_socket;
+    bird = std::make_unique<bgp::UnixSocketBirdControl>(options);
+    bgp = std::make_unique<daemon::BgpRuntime>(desired->bgp, *bird, clock);
+  }
   auto set_desired = [&](const model::DesiredState& file) {
-    model::DesiredState with_holds = file;
-    with_holds.holds = holds;
-    if (!kube) return controller.set_desired(std::move(with_holds));
-    std::vector<std::string> conflicts;
-    controller.set_desired(daemon::with_cluster_services(with_holds, cluster_services, conflicts));
-    if (conflicts != last_conflicts)
-      for (const auto& c : conflicts) spdlog::warn("kubernetes: {}", c);
-    last_conflicts = std::move(conflicts);
+    model::DesiredState effective = file;
+    effective.holds = holds;
+    if (kube) {
+      std::vector<std::string> conflicts;
+      effective = daemon::with_cluster_services(effective, cluster_services, conflicts);
+      if (conflicts != last_conflicts)
+        for (const auto& c : conflicts) spdlog::warn("kubernetes: {}", c);
+      last_conflicts = std::move(conflicts);
+    }
+    if (bgp) {
+      // An instance is announced as MASTER once its addresses are up here
+      // (the takeover raises BGP preference with them, and drops it with them).
+      std::map<std::string, bool> master_of;
+      for (const auto& [instance, hold] : holds) master_of[instance] = hold.addresses;
+      bgp->update(effective, master_of);
+    }
+    controller.set_desired(std::move(effective));
   };
   set_desired(*desired);
 
@@ -304,20 +337,23 @@ int main(int argc, char** argv) {
     }
     conntrack = std::move(*reader);
     server = api::make_http_server(api_listen);
-    std::function<nlohmann::json()> ha_status;
-    std::function<std::string()> ha_metrics;
+    OptionalViews views;
     if (ha) {
       // The HA runtime lives on the main loop: the API thread reads it under this lock.
-      ha_status = [&] {
+      views.ha_status = [&] {
         std::lock_guard lock(ha_mutex);
         return ha->status();
       };
-      ha_metrics = [&] {
+      views.ha_metrics = [&] {
         std::lock_guard lock(ha_mutex);
         return ha->metrics();
       };
     }
-    register_routes(*server, controller, *conntrack, sysctls, kube.get(), ha_status, ha_metrics);
+    if (bgp) {  // BgpRuntime has a lock of its own
+      views.bgp_status = [&] { return bgp->status(); };
+      views.bgp_metrics = [&] { return bgp->metrics(); };
+    }
+    register_routes(*server, controller, *conntrack, sysctls, kube.get(), views);
     if (auto st = server->start(); !st.ok()) {
       spdlog::critical("{}", st.error().describe());
       return 1;
@@ -370,6 +406,9 @@ int main(int argc, char** argv) {
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - clock.now());
     if (!ready(kube.get())) timeout = std::chrono::milliseconds(1000);
     if (ha) timeout = std::min<std::chrono::milliseconds>(timeout, 200ms);  // conntrackd supervision
+    if (bgp)
+      timeout = std::min(timeout, std::max<std::chrono::milliseconds>(
+                                      0ms, std::chrono::duration_cast<std::chrono::milliseconds>(bgp->next_tick() - clock.now())));
     pollfd pfds[3] = {{sfd, POLLIN, 0}, {ha_fd, POLLIN, 0}, {kube_fd, POLLIN, 0}};
     int polled = poll(pfds, kube ? 3 : 2, static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, 1000)));
     bool reload = false;
@@ -382,6 +421,7 @@ int main(int argc, char** argv) {
       ha->on_wake();
       ha->tick();
     }
+    if (bgp) bgp->tick();
     if (polled > 0 && kube && (pfds[2].revents & POLLIN)) {
       uint64_t count = 0;
       [[maybe_unused]] auto n = read(kube_fd, &count, sizeof count);
@@ -440,6 +480,7 @@ int main(int argc, char** argv) {
             next->kubernetes.in_cluster != kube_settings.in_cluster)
           spdlog::warn("config: how to reach the cluster changed: takes effect when kvlbd restarts");
         if (next->ha != file_state->ha) spdlog::warn("config: ha changed: takes effect when kvlbd restarts");
+        if (next->bgp != file_state->bgp) spdlog::warn("config: bgp changed: takes effect when kvlbd restarts");
         if (kube) kube->reconfigure(next->pools, next->kubernetes);
         file_state = *next;
         set_desired(*next);
