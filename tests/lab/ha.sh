@@ -13,22 +13,42 @@ HA_VIP=20.20.20.1
 HA_LBS=(lb1 lb2)
 declare -A HA_PID=()
 
+#
+# ha_topology router: the same, but with the upstream router `rtr` 10.0.9.254
+# on the segment instead of the client, and the client 10.0.7.10 behind it
+# (rtr 10.0.7.1): the client reaches the VIP through rtr's routes (BGP).
 ha_topology() {
-	lab_step "HA topology: client, lb1, lb2, ${LAB_BACKENDS[*]} on one segment; sync link lb1-lb2"
+	local front=client
+	[[ ${1:-} == router ]] && front=rtr
+	lab_step "HA topology: $front, lb1, lb2, ${LAB_BACKENDS[*]} on one segment; sync link lb1-lb2"
 	local ns n
 	for ns in sw client lb1 lb2 "${LAB_BACKENDS[@]}"; do lab_netns_add "$ns"; done
+	[[ $front == rtr ]] && lab_netns_add rtr
 	ip -n sw link add br0 type bridge stp_state 0 mcast_snooping 0 forward_delay 0
 	ip -n sw link set br0 up
-	for ns in client lb1 lb2 "${LAB_BACKENDS[@]}"; do
+	for ns in "$front" lb1 lb2 "${LAB_BACKENDS[@]}"; do
 		local ifname=eth0
 		[[ $ns == lb* ]] && ifname=eth1
 		lab_veth "$ns" "$ifname" sw "p-$ns"
 		ip -n sw link set "p-$ns" master br0
 	done
-	ip -n client -batch - <<-EOF || lab_fail "client setup"
-		addr add 10.0.9.10/24 dev eth0
-		route add 20.20.20.0/24 dev eth0
-	EOF
+	if [[ $front == rtr ]]; then
+		lab_veth client eth0 rtr eth1
+		ip -n rtr -batch - <<-EOF || lab_fail "rtr setup"
+			addr add 10.0.9.254/24 dev eth0
+			addr add 10.0.7.1/24 dev eth1
+		EOF
+		nsenter --net=/run/netns/rtr sysctl -qw net.ipv4.ip_forward=1
+		ip -n client -batch - <<-EOF || lab_fail "client setup"
+			addr add 10.0.7.10/24 dev eth0
+			route add default via 10.0.7.1
+		EOF
+	else
+		ip -n client -batch - <<-EOF || lab_fail "client setup"
+			addr add 10.0.9.10/24 dev eth0
+			route add 20.20.20.0/24 dev eth0
+		EOF
+	fi
 	# SCTP's RTO.min is 1 s by default (RFC 4960): any outage, however
 	# short, would stall an association for a second. The drill's client
 	# retransmits like TCP does (200 ms), so the stall shows the failover.
@@ -44,6 +64,8 @@ ha_topology() {
 		nsenter --net="/run/netns/lb$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
 			net.ipv4.conf.eth1.send_redirects=0 net.ipv4.conf.default.send_redirects=0
 	done
+	HA_FRONT=$front
+	for n in 1 2; do ha_routes "lb$n"; done
 	lab_veth lb1 sync0 lb2 sync0
 	ip -n lb1 addr add 10.99.0.1/30 dev sync0
 	ip -n lb2 addr add 10.99.0.2/30 dev sync0
@@ -56,6 +78,14 @@ ha_topology() {
 	done
 	lab_wait_for 'lab_link_up lb1 sync0 && lab_link_up lb2 sync0 && lab_link_up client eth0' 10 || lab_fail "links not up"
 	head -c 32 /dev/urandom | base64 >"$LAB_OUT/ha.key"
+}
+
+# ha_routes NS: a load balancer's routes beyond its segment (set again after
+# its links were down, which deletes them): with a router in front, replies
+# of default-mode flows leave the MASTER towards the client through it.
+ha_routes() {
+	[[ ${HA_FRONT:-client} == rtr ]] || return 0
+	ip -n "$1" route replace 10.0.7.0/24 via 10.0.9.254 dev eth1
 }
 
 # ha_config NS PRIORITY [PREEMPT]: kvlbd's config for lb1 or lb2.
@@ -87,6 +117,12 @@ ha_config() {
 				echo "  - {name: lab/$proto-$mode, vip: $HA_VIP, port: $port, protocol: $proto, mode: $mode, endpoints: $eps}"
 			done
 		done
+		# More services, one "{...}" per line (VIPs and ports of the scenario's choosing).
+		local extra
+		while read -r extra; do
+			if [[ -n $extra ]]; then echo "  - ${extra/@EPS@/$eps}"; fi
+		done <<<"${HA_EXTRA_SERVICES:-}"
+
 	} >"$LAB_OUT/$ns/kvlb.yaml"
 }
 
@@ -173,6 +209,7 @@ ha_revive() {
 	ha_clean "$ns"
 	ip -n "$ns" link set eth1 up
 	ip -n "$ns" link set sync0 up
+	ha_routes "$ns"
 	ha_start "$ns"
 }
 
