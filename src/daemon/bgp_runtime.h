@@ -59,7 +59,8 @@ class BgpRuntime {
   TimePoint retry_at_{TimePoint::max()};
   std::chrono::milliseconds backoff_{250};
   TimePoint next_check_{};
-  std::chrono::microseconds last_load_took_{0};
+  std::chrono::microseconds last_load_took_{0};    // bird -p and configure
+  std::chrono::microseconds last_render_took_{0};  // routes and the config text
   uint64_t loads_ok_ = 0;
   uint64_t loads_rejected_ = 0;     // kvlb's config failed BIRD's parse check
   uint64_t loads_unreachable_ = 0;  // BIRD not running, or not answering

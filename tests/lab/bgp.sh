@@ -43,6 +43,8 @@ bgp_router_start() {
 		echo "template bgp lb {"
 		echo "	local 10.0.9.254 as $BGP_RTR_AS;"
 		echo "	hold time 3; keepalive time 1;"
+		# A peer that died comes back within seconds, not BIRD's default minutes.
+		echo "	connect delay time 1; connect retry time 2; error wait time 1, 5;"
 		echo "	bfd $bfd;"
 		echo "	ipv4 { import all; export none; };"
 		echo "}"
