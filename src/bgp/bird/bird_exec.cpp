@@ -1,7 +1,6 @@
 #include "bgp/bird/bird_exec.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,10 +9,9 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <thread>
 
-extern char** environ;
+#include "util/child_process.h"
 
 namespace kvlb::bgp {
 namespace {
@@ -26,32 +24,6 @@ constexpr std::size_t kMaxOutput = 1 << 20;  // more is dropped: `bird -p` print
 int remaining_ms(SteadyClock::time_point deadline) {
   const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now()).count();
   return left > 0 ? static_cast<int>(left) : 0;
-}
-
-// Inherited from a kvlbd under systemd, these would let the child notify on its behalf.
-bool keep_in_child_env(const char* entry) {
-  static constexpr const char* kSystemdVars[] = {"NOTIFY_SOCKET=", "WATCHDOG_PID=", "WATCHDOG_USEC=",
-                                                 "LISTEN_PID=",    "LISTEN_FDS=",   "LISTEN_FDNAMES="};
-  return std::none_of(std::begin(kSystemdVars), std::end(kSystemdVars),
-                      [&](const char* var) { return std::strncmp(entry, var, std::strlen(var)) == 0; });
-}
-
-// Between fork and exec only async-signal-safe calls (kvlbd has threads).
-[[noreturn]] void exec_child(int null_input, int output, int error_pipe, char* const argv[], char* const envp[]) {
-  ::dup2(null_input, STDIN_FILENO);
-  ::dup2(output, STDOUT_FILENO);
-  ::dup2(output, STDERR_FILENO);
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
-  ::execve(argv[0], argv, envp);
-  const int err = errno;
-  (void)!::write(error_pipe, &err, sizeof err);
-  ::_exit(127);
 }
 
 int decode_wait_status(int status) {
@@ -73,46 +45,17 @@ Result<ExecResult> run_program(const std::vector<std::string>& args, millisecond
   const std::string what = joined(args);
   const auto deadline = SteadyClock::now() + timeout;
 
-  int output[2] = {-1, -1}, error_pipe[2] = {-1, -1};
-  const int null_input = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_input < 0 || ::pipe2(output, O_CLOEXEC) != 0 || ::pipe2(error_pipe, O_CLOEXEC) != 0) {
-    const int err = errno;
-    for (int fd : {null_input, output[0], output[1], error_pipe[0], error_pipe[1]})
-      if (fd >= 0) ::close(fd);
-    return Error::from_errno(err, "prepare to run " + what);
-  }
-
-  std::vector<std::string> arg_copies = args;
-  std::vector<char*> argv;
-  for (auto& arg : arg_copies) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (char** entry = environ; *entry; ++entry)
-    if (keep_in_child_env(*entry)) envp.push_back(*entry);
-  envp.push_back(nullptr);
-
-  const pid_t child = ::fork();
-  if (child == 0) exec_child(null_input, output[1], error_pipe[1], argv.data(), envp.data());
-  const int fork_errno = errno;
-  ::close(null_input);
+  int output[2] = {-1, -1};
+  if (::pipe2(output, O_CLOEXEC) != 0) return Error::from_errno(errno, "prepare to run " + what);
+  auto spawned = spawn_child(args, ChildOptions{.output_fd = output[1]});
   ::close(output[1]);
-  ::close(error_pipe[1]);
-  if (child < 0) {
+  if (!spawned) {
     ::close(output[0]);
-    ::close(error_pipe[0]);
-    return Error::from_errno(fork_errno, "fork to run " + what);
+    const auto [step, err] = spawned.error();
+    if (step == SpawnError::Step::Exec) return Error::from_errno(err, "exec " + args[0]);
+    return Error::from_errno(err, (step == SpawnError::Step::Fork ? "fork to run " : "prepare to run ") + what);
   }
-
-  // The error pipe closes on a successful exec; a failed one writes its errno first.
-  int exec_errno = 0;
-  ssize_t got;
-  while ((got = ::read(error_pipe[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {}
-  ::close(error_pipe[0]);
-  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
-    ::close(output[0]);
-    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {}
-    return Error::from_errno(exec_errno, "exec " + args[0]);
-  }
+  const pid_t child = *spawned;
 
   ExecResult result;
   std::array<char, 4096> buffer;

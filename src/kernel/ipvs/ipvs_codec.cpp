@@ -13,77 +13,10 @@
 #include <string>
 #include <string_view>
 
+#include "kernel/ipvs/ipvs_message.h"
+
 namespace kvlb::kernel::ipvs {
 namespace {
-
-// Writes one generic netlink message at the end of a buffer. Every field we
-// write is a multiple of 4 bytes long or padded to it, as netlink requires.
-class MessageWriter {
- public:
-  MessageWriter(Bytes& out, uint16_t family_id, uint16_t flags, uint32_t seq, uint8_t cmd)
-      : out_(out), start_(out.size()) {
-    nlmsghdr header{};
-    header.nlmsg_type = family_id;
-    header.nlmsg_flags = flags;
-    header.nlmsg_seq = seq;
-    header.nlmsg_pid = 0;  // the kernel takes the sender's port from the socket
-    append(&header, sizeof header);
-    genlmsghdr genl{};
-    genl.cmd = cmd;
-    genl.version = IPVS_GENL_VERSION;
-    append(&genl, sizeof genl);
-  }
-
-  void put(uint16_t type, const void* data, std::size_t len) {
-    nlattr attr{};
-    attr.nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
-    attr.nla_type = type;
-    append(&attr, sizeof attr);
-    append(data, len);
-    out_.resize(out_.size() + (NLA_ALIGN(len) - len), 0);
-  }
-  void put_u16(uint16_t type, uint16_t value) { put(type, &value, sizeof value); }
-  void put_u32(uint16_t type, uint32_t value) { put(type, &value, sizeof value); }
-  void put_be16(uint16_t type, uint16_t host_value) { put_u16(type, htons(host_value)); }
-  void put_string(uint16_t type, std::string_view text) {  // NUL-terminated, as NLA_NUL_STRING wants
-    std::string with_nul(text);
-    put(type, with_nul.c_str(), with_nul.size() + 1);
-  }
-  // Addresses always go as a 16-byte union nf_inet_addr, like ipvsadm sends
-  // and the kernel reports them.
-  void put_address(uint16_t type, const model::IpAddress& ip) {
-    std::array<uint8_t, 16> raw{};
-    std::memcpy(raw.data(), ip.data(), ip.size());
-    put(type, raw.data(), raw.size());
-  }
-
-  std::size_t begin_nest(uint16_t type) {
-    std::size_t at = out_.size();
-    nlattr attr{};
-    attr.nla_len = NLA_HDRLEN;
-    attr.nla_type = static_cast<uint16_t>(type | NLA_F_NESTED);
-    append(&attr, sizeof attr);
-    return at;
-  }
-  void end_nest(std::size_t at) {
-    auto len = static_cast<uint16_t>(out_.size() - at);
-    std::memcpy(&out_[at], &len, sizeof len);
-  }
-
-  void finish() {
-    auto len = static_cast<uint32_t>(out_.size() - start_);
-    std::memcpy(&out_[start_], &len, sizeof len);
-  }
-
- private:
-  void append(const void* data, std::size_t len) {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    out_.insert(out_.end(), bytes, bytes + len);
-  }
-
-  Bytes& out_;
-  std::size_t start_;
-};
 
 constexpr uint16_t kWriteFlags = NLM_F_REQUEST | NLM_F_ACK;
 constexpr uint16_t kDumpFlags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -142,33 +75,11 @@ uint8_t command_number(IpvsCommand::Kind kind) {
 
 Error malformed(std::string what) { return Error::from_errno(EBADMSG, "decode ipvs reply: " + std::move(what)); }
 
-// Attribute payloads indexed by type (without the nested/byte-order flags).
+// Room for every attribute type of the service, destination and top-level tables.
 constexpr std::size_t kMaxAttr = 32;
-using AttrTable = std::array<std::optional<std::span<const uint8_t>>, kMaxAttr>;
+using AttrTable = std::array<Payload, kMaxAttr>;
 
-bool parse_attrs(std::span<const uint8_t> data, AttrTable& table) {
-  table = {};
-  std::size_t off = 0;
-  while (off + NLA_HDRLEN <= data.size()) {
-    nlattr attr{};
-    std::memcpy(&attr, data.data() + off, sizeof attr);
-    if (attr.nla_len < NLA_HDRLEN || attr.nla_len > data.size() - off) return false;
-    uint16_t type = attr.nla_type & NLA_TYPE_MASK;
-    if (type < kMaxAttr) table[type] = data.subspan(off + NLA_HDRLEN, attr.nla_len - NLA_HDRLEN);
-    off += NLA_ALIGN(attr.nla_len);
-  }
-  return true;
-}
-
-template <typename T>
-std::optional<T> read_scalar(const std::optional<std::span<const uint8_t>>& payload) {
-  if (!payload || payload->size() < sizeof(T)) return std::nullopt;
-  T value;
-  std::memcpy(&value, payload->data(), sizeof value);
-  return value;
-}
-
-std::optional<model::IpAddress> read_address(const std::optional<std::span<const uint8_t>>& payload, int af) {
+std::optional<model::IpAddress> read_address(const Payload& payload, int af) {
   if (!payload) return std::nullopt;
   if (af == AF_INET && payload->size() >= 4) {
     std::array<uint8_t, 4> raw{};

@@ -11,96 +11,16 @@
 #include <string>
 #include <string_view>
 
+#include "kernel/ipvs/ipvs_message.h"
+
 namespace kvlb::kernel::ipvs {
 namespace {
-
-// Builds one generic netlink message: headers, then attributes each padded
-// to 4 bytes; the lengths are patched in as the message grows.
-class Writer {
- public:
-  Writer(uint16_t family_id, uint16_t flags, uint32_t seq, uint8_t cmd) {
-    nlmsghdr header{};
-    header.nlmsg_type = family_id;
-    header.nlmsg_flags = flags;
-    header.nlmsg_seq = seq;  // pid 0: the kernel takes the sender's port from the socket
-    append(&header, sizeof header);
-    genlmsghdr genl{};
-    genl.cmd = cmd;
-    genl.version = IPVS_GENL_VERSION;
-    append(&genl, sizeof genl);
-  }
-
-  void put(uint16_t type, const void* data, std::size_t len) {
-    nlattr attr{};
-    attr.nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
-    attr.nla_type = type;
-    append(&attr, sizeof attr);
-    append(data, len);
-    out_.resize(out_.size() + (NLA_ALIGN(len) - len), 0);
-  }
-  template <typename T>
-  void put_scalar(uint16_t type, T value) {
-    put(type, &value, sizeof value);
-  }
-  void put_string(uint16_t type, const std::string& text) { put(type, text.c_str(), text.size() + 1); }
-
-  void begin_daemon() {
-    nest_ = out_.size();
-    nlattr attr{};
-    attr.nla_len = NLA_HDRLEN;
-    attr.nla_type = IPVS_CMD_ATTR_DAEMON | NLA_F_NESTED;
-    append(&attr, sizeof attr);
-  }
-  void end_daemon() { patch<uint16_t>(nest_, out_.size() - nest_); }
-
-  Bytes finish() {
-    patch<uint32_t>(0, out_.size());
-    return std::move(out_);
-  }
-
- private:
-  void append(const void* data, std::size_t len) {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    out_.insert(out_.end(), bytes, bytes + len);
-  }
-  template <typename T>
-  void patch(std::size_t at, std::size_t value) {
-    auto narrow = static_cast<T>(value);
-    std::memcpy(&out_[at], &narrow, sizeof narrow);
-  }
-
-  Bytes out_;
-  std::size_t nest_ = 0;
-};
 
 uint32_t state_of(SyncRole role) { return role == SyncRole::Master ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP; }
 
 Error malformed(std::string what) { return Error::from_errno(EBADMSG, "decode ipvs daemon reply: " + std::move(what)); }
 
-using Payload = std::optional<std::span<const uint8_t>>;
 using Attrs = std::array<Payload, IPVS_DAEMON_ATTR_MAX + 1>;
-
-// Attribute payloads by type; false if an attribute overruns `data`.
-bool parse_attrs(std::span<const uint8_t> data, std::span<Payload> table) {
-  std::size_t off = 0;
-  while (off + NLA_HDRLEN <= data.size()) {
-    nlattr attr{};
-    std::memcpy(&attr, data.data() + off, sizeof attr);
-    if (attr.nla_len < NLA_HDRLEN || attr.nla_len > data.size() - off) return false;
-    uint16_t type = attr.nla_type & NLA_TYPE_MASK;
-    if (type < table.size()) table[type] = data.subspan(off + NLA_HDRLEN, attr.nla_len - NLA_HDRLEN);
-    off += NLA_ALIGN(attr.nla_len);
-  }
-  return true;
-}
-
-template <typename T>
-std::optional<T> read_scalar(const Payload& payload) {
-  if (!payload || payload->size() < sizeof(T)) return std::nullopt;
-  T value;
-  std::memcpy(&value, payload->data(), sizeof value);
-  return value;
-}
 
 template <std::size_t N>
 std::optional<std::array<uint8_t, N>> read_bytes(const Payload& payload) {
@@ -113,33 +33,39 @@ std::optional<std::array<uint8_t, N>> read_bytes(const Payload& payload) {
 }  // namespace
 
 Bytes encode_daemon_start(const SyncDaemon& daemon, uint16_t family_id, uint32_t seq) {
-  Writer w(family_id, NLM_F_REQUEST | NLM_F_ACK, seq, IPVS_CMD_NEW_DAEMON);
-  w.begin_daemon();
-  w.put_scalar<uint32_t>(IPVS_DAEMON_ATTR_STATE, state_of(daemon.role));
+  Bytes out;
+  MessageWriter w(out, family_id, NLM_F_REQUEST | NLM_F_ACK, seq, IPVS_CMD_NEW_DAEMON);
+  std::size_t nest = w.begin_nest(IPVS_CMD_ATTR_DAEMON);
+  w.put_u32(IPVS_DAEMON_ATTR_STATE, state_of(daemon.role));
   w.put_string(IPVS_DAEMON_ATTR_MCAST_IFN, daemon.interface);
-  w.put_scalar<uint32_t>(IPVS_DAEMON_ATTR_SYNC_ID, daemon.sync_id);
+  w.put_u32(IPVS_DAEMON_ATTR_SYNC_ID, daemon.sync_id);
   // Port and maxlen are host order (nla_get_u16), the group network order.
-  if (daemon.sync_maxlen) w.put_scalar<uint16_t>(IPVS_DAEMON_ATTR_SYNC_MAXLEN, daemon.sync_maxlen);
-  if (daemon.port) w.put_scalar<uint16_t>(IPVS_DAEMON_ATTR_MCAST_PORT, daemon.port);
-  if (daemon.ttl) w.put_scalar<uint8_t>(IPVS_DAEMON_ATTR_MCAST_TTL, daemon.ttl);
+  if (daemon.sync_maxlen) w.put_u16(IPVS_DAEMON_ATTR_SYNC_MAXLEN, daemon.sync_maxlen);
+  if (daemon.port) w.put_u16(IPVS_DAEMON_ATTR_MCAST_PORT, daemon.port);
+  if (daemon.ttl) w.put_u8(IPVS_DAEMON_ATTR_MCAST_TTL, daemon.ttl);
   if (daemon.group) {
     uint16_t type = daemon.group->is_v4() ? IPVS_DAEMON_ATTR_MCAST_GROUP : IPVS_DAEMON_ATTR_MCAST_GROUP6;
     w.put(type, daemon.group->data(), daemon.group->size());
   }
-  w.end_daemon();
-  return w.finish();
+  w.end_nest(nest);
+  w.finish();
+  return out;
 }
 
 Bytes encode_daemon_stop(SyncRole role, uint16_t family_id, uint32_t seq) {
-  Writer w(family_id, NLM_F_REQUEST | NLM_F_ACK, seq, IPVS_CMD_DEL_DAEMON);
-  w.begin_daemon();
-  w.put_scalar<uint32_t>(IPVS_DAEMON_ATTR_STATE, state_of(role));
-  w.end_daemon();
-  return w.finish();
+  Bytes out;
+  MessageWriter w(out, family_id, NLM_F_REQUEST | NLM_F_ACK, seq, IPVS_CMD_DEL_DAEMON);
+  std::size_t nest = w.begin_nest(IPVS_CMD_ATTR_DAEMON);
+  w.put_u32(IPVS_DAEMON_ATTR_STATE, state_of(role));
+  w.end_nest(nest);
+  w.finish();
+  return out;
 }
 
 Bytes encode_daemon_dump(uint16_t family_id, uint32_t seq) {
-  return Writer(family_id, NLM_F_REQUEST | NLM_F_DUMP, seq, IPVS_CMD_GET_DAEMON).finish();
+  Bytes out;
+  MessageWriter(out, family_id, NLM_F_REQUEST | NLM_F_DUMP, seq, IPVS_CMD_GET_DAEMON).finish();
+  return out;
 }
 
 Result<SyncDaemon> decode_daemon(std::span<const uint8_t> message) {

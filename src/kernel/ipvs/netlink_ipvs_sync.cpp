@@ -1,36 +1,20 @@
 #include "kernel/ipvs/netlink_ipvs_sync.h"
 
-#include <linux/ip_vs.h>
 #include <linux/netlink.h>
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <cerrno>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel/ipvs/ipvs_codec.h"
+#include "kernel/ipvs/ipvs_genl.h"
 #include "kernel/ipvs/ipvs_sync_codec.h"
 
 namespace kvlb::kernel {
 namespace {
-
-// Larger than any datagram the kernel sends us (dump skbs are capped at 32 KiB).
-constexpr std::size_t kReceiveBufferSize = 64 * 1024;
-
-struct SocketFree {
-  void operator()(nl_sock* sock) const { nl_socket_free(sock); }
-};
-using SocketPtr = std::unique_ptr<nl_sock, SocketFree>;
-
-int last_errno_or(int fallback) { return errno != 0 ? errno : fallback; }
 
 // `error` (from receiving, its own context possibly empty) seen while doing `context`.
 Error failure(const Error& error, const std::string& context) {
@@ -40,59 +24,26 @@ Error failure(const Error& error, const std::string& context) {
 }  // namespace
 
 struct NetlinkIpvsSyncDaemons::Impl {
-  SocketPtr sock;
-  int fd = -1;
-  uint16_t family = 0;
+  explicit Impl(ipvs::GenlSocket opened) : socket(std::move(opened)) {}
+
+  ipvs::GenlSocket socket;
   uint32_t next_seq = 1;
   uint64_t unacked = 0;
-  std::vector<uint8_t> datagram = std::vector<uint8_t>(kReceiveBufferSize);
-
-  int send(std::span<const uint8_t> bytes) {
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    for (;;) {
-      if (sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0) return 0;
-      if (errno != EINTR) return errno;
-    }
-  }
 
   // The replies in one datagram from the kernel (ETIMEDOUT after the socket's
   // receive timeout, EAGAIN when not waiting and nothing is queued).
   Result<std::vector<ipvs::Reply>> receive(bool wait) {
-    for (;;) {
-      sockaddr_nl from{};
-      iovec iov{datagram.data(), datagram.size()};
-      msghdr msg{};
-      msg.msg_name = &from;
-      msg.msg_namelen = sizeof from;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      ssize_t n = recvmsg(fd, &msg, wait ? 0 : MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Error::from_errno((wait && (errno == EAGAIN || errno == EWOULDBLOCK)) ? ETIMEDOUT : errno, "");
-      }
-      if (msg.msg_flags & MSG_TRUNC) return Error::from_errno(EMSGSIZE, "");
-      if (from.nl_pid != 0) continue;  // only the kernel talks to this socket
-      return ipvs::split_replies(std::span<const uint8_t>(datagram.data(), static_cast<std::size_t>(n)));
-    }
-  }
-
-  // Drops what an earlier, interrupted exchange left queued (and lets an
-  // abandoned dump end, else the next dump would get EBUSY).
-  void drain() {
-    for (;;) {
-      auto got = receive(/*wait=*/false);
-      if (!got && got.error().code.value() != ENOBUFS && got.error().code.value() != EBADMSG) return;
-    }
+    auto datagram = socket.receive(wait);
+    if (!datagram) return datagram.error();
+    return ipvs::split_replies(*datagram);
   }
 
   // Sends one acked request. The kernel runs it inside sendto(), so its ack
   // is queued by the time send() returns. nullopt when there is none: a
   // handler that fails with EINTR gets no ack (netlink_rcv_skb skips it).
   std::optional<Status> request(const ipvs::Bytes& bytes, uint32_t seq, const std::string& context) {
-    drain();
-    if (int err = send(bytes); err != 0) return Status(Error::from_errno(err, context));
+    socket.drain();
+    if (int err = socket.send(bytes); err != 0) return Status(Error::from_errno(err, context));
     for (;;) {
       auto replies = receive(/*wait=*/false);
       if (!replies) {
@@ -123,9 +74,10 @@ struct NetlinkIpvsSyncDaemons::Impl {
 
   Result<std::vector<SyncDaemon>> list() {
     const std::string context = "list IPVS sync daemons";
-    drain();
+    socket.drain();
     uint32_t seq = next_seq++;
-    if (int err = send(ipvs::encode_daemon_dump(family, seq)); err != 0) return Error::from_errno(err, context);
+    if (int err = socket.send(ipvs::encode_daemon_dump(socket.family(), seq)); err != 0)
+      return Error::from_errno(err, context);
     std::vector<SyncDaemon> daemons;
     std::optional<Error> first_error;
     for (;;) {
@@ -139,7 +91,7 @@ struct NetlinkIpvsSyncDaemons::Impl {
           if (first_error) return failure(*first_error, context);
           return daemons;
         }
-        if (reply.type != family || first_error) continue;
+        if (reply.type != socket.family() || first_error) continue;
         // A bad message does not end the read: an unfinished dump would block the next one.
         auto daemon = ipvs::decode_daemon(reply.message);
         if (daemon) {
@@ -153,29 +105,9 @@ struct NetlinkIpvsSyncDaemons::Impl {
 };
 
 Result<std::unique_ptr<NetlinkIpvsSyncDaemons>> NetlinkIpvsSyncDaemons::open(int reply_timeout_ms) {
-  auto impl = std::make_unique<Impl>();
-  errno = 0;
-  impl->sock.reset(nl_socket_alloc());
-  if (!impl->sock) return Error::from_errno(ENOMEM, "open generic netlink socket");
-  if (int err = genl_connect(impl->sock.get()); err < 0)
-    return Error::from_errno(last_errno_or(EIO), std::string("open generic netlink socket (") + nl_geterror(err) + ")");
-
-  int family = genl_ctrl_resolve(impl->sock.get(), IPVS_GENL_NAME);
-  if (family == -NLE_OBJ_NOTFOUND)
-    return Error::from_errno(ENOENT, "find generic netlink family IPVS (is the ip_vs kernel module loaded?)");
-  if (family < 0)
-    return Error::from_errno(last_errno_or(EIO), std::string("find generic netlink family IPVS (") + nl_geterror(family) + ")");
-  impl->family = static_cast<uint16_t>(family);
-
-  impl->fd = nl_socket_get_fd(impl->sock.get());
-  int one = 1;
-  // Error acks without a copy of the request.
-  (void)setsockopt(impl->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  timeval timeout{};
-  timeout.tv_sec = reply_timeout_ms / 1000;
-  timeout.tv_usec = (reply_timeout_ms % 1000) * 1000;
-  if (setsockopt(impl->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0)
-    return Error::from_errno(errno, "set IPVS socket timeout");
+  auto socket = ipvs::GenlSocket::open(reply_timeout_ms);
+  if (!socket) return socket.error();
+  auto impl = std::make_unique<Impl>(std::move(*socket));
   return std::unique_ptr<NetlinkIpvsSyncDaemons>(new NetlinkIpvsSyncDaemons(std::move(impl)));
 }
 
@@ -188,14 +120,14 @@ uint64_t NetlinkIpvsSyncDaemons::unacked_requests() const { return impl_->unacke
 Status NetlinkIpvsSyncDaemons::start(const SyncDaemon& daemon) {
   std::string context = sync_start_context(daemon);
   uint32_t seq = impl_->next_seq++;
-  auto acked = impl_->request(ipvs::encode_daemon_start(daemon, impl_->family, seq), seq, context);
+  auto acked = impl_->request(ipvs::encode_daemon_start(daemon, impl_->socket.family(), seq), seq, context);
   return acked ? *acked : impl_->confirm(daemon.role, daemon, context);
 }
 
 Status NetlinkIpvsSyncDaemons::stop(SyncRole role) {
   std::string context = sync_stop_context(role);
   uint32_t seq = impl_->next_seq++;
-  auto acked = impl_->request(ipvs::encode_daemon_stop(role, impl_->family, seq), seq, context);
+  auto acked = impl_->request(ipvs::encode_daemon_stop(role, impl_->socket.family(), seq), seq, context);
   // A daemon whose kernel thread has not run yet makes kthread_stop() return
   // EINTR: it is stopped, but the kernel sends no ack.
   return acked ? *acked : impl_->confirm(role, std::nullopt, context);

@@ -1,13 +1,7 @@
 #include "kernel/ipvs/netlink_ipvs_table.h"
 
-#include <linux/ip_vs.h>
 #include <linux/netlink.h>
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,10 +9,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel/ipvs/ipvs_codec.h"
 #include "kernel/ipvs/ipvs_command_text.h"
+#include "kernel/ipvs/ipvs_genl.h"
 
 namespace kvlb::kernel {
 namespace {
@@ -26,17 +22,8 @@ namespace {
 // Receive-buffer space one queued ack is assumed to take (the kernel charges
 // an skb's truesize, several times the 36 bytes of a capped ack).
 constexpr int kAckBudgetBytes = 1024;
-// Larger than any datagram the kernel sends us (dump skbs are capped at 32 KiB).
-constexpr std::size_t kReceiveBufferSize = 64 * 1024;
 // netlink_sendmsg refuses sends longer than the send buffer minus this.
 constexpr int kSendOverhead = 64;
-
-struct SocketFree {
-  void operator()(nl_sock* sock) const { nl_socket_free(sock); }
-};
-using SocketPtr = std::unique_ptr<nl_sock, SocketFree>;
-
-int last_errno_or(int fallback) { return errno != 0 ? errno : fallback; }
 
 // Bigger than rmem_max/wmem_max needs CAP_NET_ADMIN (which IPVS needs anyway);
 // without it the plain option still gets up to the sysctl limit.
@@ -68,9 +55,9 @@ Status outcome_of_replay(const IpvsCommand& command, Status again) {
 }  // namespace
 
 struct NetlinkIpvsTable::Impl {
-  SocketPtr sock;
-  int fd = -1;
-  uint16_t family = 0;
+  Impl(ipvs::GenlSocket opened, const Options& opts) : socket(std::move(opened)), options(opts) {}
+
+  ipvs::GenlSocket socket;
   uint32_t next_seq = 1;
   Options options;
   int receive_buffer = 0;
@@ -81,7 +68,6 @@ struct NetlinkIpvsTable::Impl {
   uint64_t dumps = 0;
   uint64_t sends = 0;
   uint64_t overruns = 0;
-  std::vector<uint8_t> datagram = std::vector<uint8_t>(kReceiveBufferSize);
 
   // Outcome of one request of a batch: nullopt when its ack was lost.
   using Outcome = std::optional<Status>;
@@ -92,48 +78,9 @@ struct NetlinkIpvsTable::Impl {
   };
 
   int send(std::span<const uint8_t> bytes) {
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    for (;;) {
-      ssize_t n = sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-      if (n >= 0) {
-        ++sends;
-        return 0;
-      }
-      if (errno != EINTR) return errno;
-    }
-  }
-
-  // One datagram from the kernel. Errors: ENOBUFS (acks were dropped),
-  // EAGAIN (nothing queued, when not waiting), ETIMEDOUT, EMSGSIZE.
-  Result<std::span<const uint8_t>> receive(bool wait) {
-    for (;;) {
-      sockaddr_nl from{};
-      iovec iov{datagram.data(), datagram.size()};
-      msghdr msg{};
-      msg.msg_name = &from;
-      msg.msg_namelen = sizeof from;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      ssize_t n = recvmsg(fd, &msg, wait ? 0 : MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int err = (wait && (errno == EAGAIN || errno == EWOULDBLOCK)) ? ETIMEDOUT : errno;
-        return Error::from_errno(err, "receive from IPVS");
-      }
-      if (msg.msg_flags & MSG_TRUNC) return Error::from_errno(EMSGSIZE, "receive from IPVS");
-      if (from.nl_pid != 0) continue;  // only the kernel talks to this socket
-      return std::span<const uint8_t>(datagram.data(), static_cast<std::size_t>(n));
-    }
-  }
-
-  // Throws away whatever an earlier, interrupted exchange left queued, and
-  // lets an abandoned dump run to its end (else the next dump gets EBUSY).
-  void drain() {
-    for (;;) {
-      auto got = receive(/*wait=*/false);
-      if (!got && got.error().code.value() != ENOBUFS) return;
-    }
+    int err = socket.send(bytes);
+    if (err == 0) ++sends;
+    return err;
   }
 
   // Packs as many of commands[begin..] as the limits allow into one send and
@@ -144,7 +91,8 @@ struct NetlinkIpvsTable::Impl {
     ipvs::Bytes buffer;
     while (begin + batch.count < commands.size() && batch.count < limit) {
       std::size_t before = buffer.size();
-      ipvs::append_command(buffer, commands[begin + batch.count], family, base + static_cast<uint32_t>(batch.count));
+      ipvs::append_command(buffer, commands[begin + batch.count], socket.family(),
+                           base + static_cast<uint32_t>(batch.count));
       if (buffer.size() > max_batch_bytes && batch.count > 0) {
         buffer.resize(before);
         break;
@@ -166,7 +114,7 @@ struct NetlinkIpvsTable::Impl {
     while (pending > 0) {
       // After an overrun every ack that survived is already queued: read
       // without waiting and stop when the queue is empty.
-      auto got = receive(/*wait=*/!overrun);
+      auto got = socket.receive(/*wait=*/!overrun);
       if (!got) {
         int err = got.error().code.value();
         if (err == ENOBUFS) {
@@ -203,7 +151,7 @@ struct NetlinkIpvsTable::Impl {
   }
 
   std::vector<Status> apply(const std::vector<IpvsCommand>& commands) {
-    drain();
+    socket.drain();
     std::vector<Status> statuses(commands.size(), ok_status());
     std::size_t next = 0;
     while (next < commands.size()) {
@@ -245,7 +193,7 @@ struct NetlinkIpvsTable::Impl {
     ++dumps;
     std::optional<Error> first_error;
     for (;;) {
-      auto got = receive(/*wait=*/true);
+      auto got = socket.receive(/*wait=*/true);
       if (!got) return Error{got.error().code, context};
       auto replies = ipvs::split_replies(*got);
       if (!replies) return Error{replies.error().code, context + ": " + replies.error().context};
@@ -259,7 +207,7 @@ struct NetlinkIpvsTable::Impl {
           }
           continue;
         }
-        if (reply.type != family || first_error) continue;
+        if (reply.type != socket.family() || first_error) continue;
         // Keep reading to the end even after a bad message: an unfinished
         // dump would block the next one.
         if (Status st = on_message(reply); !st) first_error = st.error();
@@ -268,8 +216,9 @@ struct NetlinkIpvsTable::Impl {
   }
 
   Result<std::vector<model::VirtualService>> list() {
-    drain();
+    socket.drain();
     std::vector<model::VirtualService> services;
+    const uint16_t family = socket.family();
     uint32_t seq = next_seq++;
     Status st = dump(ipvs::encode_service_dump(family, seq), seq, "list ipvs services", [&](const ipvs::Reply& reply) {
       auto service = ipvs::decode_service(reply.message);
@@ -298,35 +247,15 @@ struct NetlinkIpvsTable::Impl {
 Result<std::unique_ptr<NetlinkIpvsTable>> NetlinkIpvsTable::open() { return open(Options{}); }
 
 Result<std::unique_ptr<NetlinkIpvsTable>> NetlinkIpvsTable::open(const Options& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  errno = 0;
-  impl->sock.reset(nl_socket_alloc());
-  if (!impl->sock) return Error::from_errno(ENOMEM, "open generic netlink socket");
-  if (int err = genl_connect(impl->sock.get()); err < 0)
-    return Error::from_errno(last_errno_or(EIO), std::string("open generic netlink socket (") + nl_geterror(err) + ")");
+  auto socket = ipvs::GenlSocket::open(options.reply_timeout_ms);
+  if (!socket) return socket.error();
+  auto impl = std::make_unique<Impl>(std::move(*socket), options);
+  const int fd = impl->socket.fd();
+  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, options.receive_buffer_bytes);
+  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, options.send_buffer_bytes);
 
-  int family = genl_ctrl_resolve(impl->sock.get(), IPVS_GENL_NAME);
-  if (family == -NLE_OBJ_NOTFOUND)
-    return Error::from_errno(ENOENT, "find generic netlink family IPVS (is the ip_vs kernel module loaded?)");
-  if (family < 0)
-    return Error::from_errno(last_errno_or(EIO), std::string("find generic netlink family IPVS (") + nl_geterror(family) + ")");
-  impl->family = static_cast<uint16_t>(family);
-
-  impl->fd = nl_socket_get_fd(impl->sock.get());
-  int one = 1;
-  // Error acks without a copy of the request: smaller, so more fit the buffer.
-  (void)setsockopt(impl->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  set_buffer(impl->fd, SO_RCVBUFFORCE, SO_RCVBUF, options.receive_buffer_bytes);
-  set_buffer(impl->fd, SO_SNDBUFFORCE, SO_SNDBUF, options.send_buffer_bytes);
-  timeval timeout{};
-  timeout.tv_sec = options.reply_timeout_ms / 1000;
-  timeout.tv_usec = (options.reply_timeout_ms % 1000) * 1000;
-  if (setsockopt(impl->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0)
-    return Error::from_errno(errno, "set IPVS socket timeout");
-
-  impl->receive_buffer = get_int_option(impl->fd, SO_RCVBUF);
-  int send_buffer = get_int_option(impl->fd, SO_SNDBUF);
+  impl->receive_buffer = get_int_option(fd, SO_RCVBUF);
+  int send_buffer = get_int_option(fd, SO_SNDBUF);
   impl->max_batch_bytes = options.max_batch_bytes;
   std::size_t limit = std::max<std::size_t>(1, options.max_batch_messages);
   if (options.fit_batches_to_socket_buffers) {

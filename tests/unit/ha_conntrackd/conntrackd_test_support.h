@@ -8,16 +8,13 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <thread>
 
 #include "ha/conntrackd/conntrackd_config.h"
+#include "unit/support/eventually.h"
+#include "unit/support/temp_dir.h"
 
 namespace kvlb::conntrackd_test {
 
@@ -56,36 +53,18 @@ inline ha::ConntrackdSettings custom_port_settings() {
 
 inline std::string source_path(const std::string& relative) { return std::string(KVLB_TEST_DATA_DIR) + "/" + relative; }
 
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test_support::eventually;
+using test_support::read_file;
 
 inline void write_file(const std::string& path, const std::string& text, mode_t mode = 0644) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
   ::chmod(path.c_str(), mode);
 }
 
-// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
+// A fresh directory, kvlb-ctd-XXXXXX under the temporary directory.
+class TempDir : public test_support::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kvlb-ctd-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : test_support::TempDir("kvlb-ctd") {}
 };
 
 struct CommandResult {
@@ -103,17 +82,6 @@ inline CommandResult run(const std::string& command) {
   const int status = ::pclose(pipe);
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
-}
-
-// Waits up to `limit` for `condition`, checking every 20 ms.
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
 }
 
 // A second network namespace, held by a child that waits to be killed.
