@@ -48,6 +48,13 @@ void BgpRuntime::update(const model::DesiredState& state, const std::map<std::st
   // (BIRD would reject the same bytes again).
   if (text == wanted_) return;
   wanted_ = std::move(text);
+  pending_ = true;
+}
+
+void BgpRuntime::apply() {
+  std::lock_guard lock(mutex_);
+  if (!pending_) return;
+  pending_ = false;
   load();
 }
 
@@ -65,8 +72,13 @@ std::optional<bgp::BirdError> BgpRuntime::write_checked(const std::string& text)
     out.flush();
     if (!out) return io_error("write " + next);
   }
-  // BIRD parses the file first: a config it rejects never replaces the one it runs.
-  if (auto checked = bird_.check_config(next); !checked.ok()) {
+  // BIRD parses the file first: a config it rejects never replaces the one
+  // it runs. The running BIRD does that without a process to start (which
+  // would cost a takeover its time); `bird -p` when there is none.
+  auto checked = bird_.check_config_in_daemon(next);
+  if (!checked.ok() && checked.error().kind != bgp::BirdError::Kind::InvalidConfig)
+    checked = bird_.check_config(next);
+  if (!checked.ok()) {
     std::remove(next.c_str());
     return checked.error();
   }
@@ -140,6 +152,11 @@ void BgpRuntime::check_bird_running() {
 void BgpRuntime::tick() {
   std::lock_guard lock(mutex_);
   if (wanted_.empty()) return;
+  if (pending_) {
+    pending_ = false;
+    load();
+    return;
+  }
   if (clock_.now() >= retry_at_) {
     load();
     return;
@@ -147,7 +164,7 @@ void BgpRuntime::tick() {
   if (clock_.now() >= next_check_) check_bird_running();
 }
 
-TimePoint BgpRuntime::next_tick() const { return std::min(retry_at_, next_check_); }
+TimePoint BgpRuntime::next_tick() const { return pending_ ? TimePoint::min() : std::min(retry_at_, next_check_); }
 
 nlohmann::json BgpRuntime::status() {
   std::lock_guard lock(mutex_);

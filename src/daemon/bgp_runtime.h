@@ -27,11 +27,14 @@ class BgpRuntime {
   BgpRuntime(model::BgpSettings settings, bgp::BirdControl& bird, const Clock& clock);
 
   // The routes for `state` (master_of_instance: this node's role per HA
-  // instance; ignored without HA). Loads them into BIRD when they differ
-  // from what BIRD runs.
+  // instance; ignored without HA), rendered; apply() loads them into BIRD
+  // when they differ from what BIRD runs. Apart, so that the caller can
+  // first program the data plane (a takeover adds the VIPs, then raises
+  // their BGP preference).
   void update(const model::DesiredState& state, const std::map<std::string, bool>& master_of_instance);
-  // Retries a load that failed (with backoff) and notices a BIRD that was
-  // restarted or lost, so it runs kvlb's config again.
+  void apply();
+  // Loads a pending config, retries a load that failed (with backoff), and
+  // notices a BIRD that was restarted or lost, so it runs kvlb's config again.
   void tick();
 
   nlohmann::json status();
@@ -52,6 +55,7 @@ class BgpRuntime {
   std::mutex mutex_;
   std::vector<bgp::AnnouncedRoute> routes_;
   std::string wanted_;                  // the rendered config
+  bool pending_ = false;                // wanted_ changed since the last load
   std::optional<std::string> running_;  // what BIRD was last told to load successfully
   std::string bird_reconfigured_;       // BIRD's "last reconfiguration" after that load
   std::string last_error_;

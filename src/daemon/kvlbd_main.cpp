@@ -270,6 +270,7 @@ int main(int argc, char** argv) {
       if (report.op_count > 0)
         spdlog::info("ha: reconciled: {} ops, {} errors, {} us", report.op_count, report.errors.size(),
                      report.took.count());
+      if (bgp) bgp->apply();  // BGP preference follows the addresses, never leads them
       if (!report.errors.empty()) return Error::invalid(report.errors.front());
       return ok_status();
     };

@@ -27,6 +27,15 @@ bgp::BirdDone FakeBirdControl::configure(const std::string& path) {
   return std::monostate{};
 }
 
+bgp::BirdDone FakeBirdControl::check_config_in_daemon(const std::string& path) {
+  ops.push_back("DAEMON CHECK " + path);
+  const std::string operation = "configure check \"" + path + "\"";
+  if (auto error = socket_call("DAEMON CHECK", operation)) return *error;
+  if (auto invalid = invalid_configs.find(path); invalid != invalid_configs.end())
+    return BirdError{BirdError::Kind::InvalidConfig, operation, socket_path, 8002, invalid->second};
+  return std::monostate{};
+}
+
 bgp::BirdDone FakeBirdControl::check_config(const std::string& path) {
   ops.push_back("CHECK " + path);
   if (auto invalid = invalid_configs.find(path); invalid != invalid_configs.end())

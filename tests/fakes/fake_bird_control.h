@@ -4,7 +4,8 @@
 // scripted as invalid fails with BIRD's message and keeps the running config,
 // as BIRD does. A stopped or hung daemon is injected as the error the socket
 // control would return; check_config needs no daemon, as `bird -p` needs none.
-// Every call is logged: "CONFIGURE <path>", "CHECK <path>", "PROTOCOLS",
+// Every call is logged: "CONFIGURE <path>", "CHECK <path>", "DAEMON CHECK
+// <path>", "PROTOCOLS",
 // "ROUTE COUNT", "STATUS".
 #include <map>
 #include <optional>
@@ -43,6 +44,7 @@ class FakeBirdControl final : public bgp::BirdControl {
 
   bgp::BirdDone configure(const std::string& path) override;
   bgp::BirdDone check_config(const std::string& path) override;
+  bgp::BirdDone check_config_in_daemon(const std::string& path) override;
   bgp::BirdResult<std::vector<bgp::BirdProtocol>> protocols() override;
   bgp::BirdResult<bgp::BirdRouteCount> route_count() override;
   bgp::BirdResult<bgp::BirdDaemonStatus> status() override;

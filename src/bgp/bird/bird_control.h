@@ -137,6 +137,9 @@ class BirdControl {
   virtual BirdDone configure(const std::string& path) = 0;
   // Parses `path` as BIRD would (`bird -p -c path`) without a running daemon.
   virtual BirdDone check_config(const std::string& path) = 0;
+  // Has the running BIRD parse `path` without using it (`configure check
+  // "path"`): the same check, without starting a process.
+  virtual BirdDone check_config_in_daemon(const std::string& path) = 0;
   // `show protocols all`: every protocol with its channels and BGP session.
   virtual BirdResult<std::vector<BirdProtocol>> protocols() = 0;
   // `show route count`.

@@ -315,11 +315,11 @@ Result<BirdDaemonStatus, std::string> parse_status(std::string_view reply_text) 
   return parse_status(*reply);
 }
 
-std::string configure_command(std::string_view path) {
+std::string configure_command(std::string_view path, bool check_only) {
   if (path.empty() || path.find_first_of("\"\n\r", 0) != std::string_view::npos ||
       path.find('\0') != std::string_view::npos)
     return {};
-  return "configure \"" + std::string(path) + "\"";
+  return std::string(check_only ? "configure check \"" : "configure \"") + std::string(path) + "\"";
 }
 
 }  // namespace kvlb::bgp

@@ -98,8 +98,9 @@ Result<BirdRouteCount, std::string> parse_route_count(std::string_view reply_tex
 Result<BirdDaemonStatus, std::string> parse_status(const BirdReply& reply);
 Result<BirdDaemonStatus, std::string> parse_status(std::string_view reply_text);
 
-// `configure "path"` for a path BIRD's lexer reads back unchanged: a string
-// literal cannot hold '"' or a line break. Empty when it cannot.
-std::string configure_command(std::string_view path);
+// `configure "path"` (or `configure check "path"`) for a path BIRD's lexer
+// reads back unchanged: a string literal cannot hold '"' or a line break.
+// Empty when it cannot.
+std::string configure_command(std::string_view path, bool check_only = false);
 
 }  // namespace kvlb::bgp

@@ -241,6 +241,24 @@ BirdDone UnixSocketBirdControl::configure(const std::string& path) {
   }
 }
 
+BirdDone UnixSocketBirdControl::check_config_in_daemon(const std::string& path) {
+  const std::string line = configure_command(path, true);
+  Session session(options_.socket_path, line.empty() ? "configure check" : line);
+  if (line.empty())
+    return session.fail(Kind::BadArgument, "a config path must be non-empty, without '\"' or line breaks");
+  std::lock_guard lock(mutex_);
+  const auto deadline = SteadyClock::now() + options_.check_timeout;
+  if (auto error = session.open(deadline, options_.reply_timeout)) return *error;
+  auto reply = session.ask(line, deadline, options_.check_timeout);
+  if (!reply) return reply.error();
+  if (reply->code() == bird_code::kConfigurationOk) return std::monostate{};
+  if (reply->code() == bird_code::kConfigurationFileError)
+    return session.fail(Kind::InvalidConfig, reply->message(), reply->code());
+  if (reply->failed()) return command_failed(session, *reply);
+  return session.fail(Kind::Protocol,
+                      "unexpected reply " + std::to_string(reply->code()) + " \"" + reply->message() + "\"");
+}
+
 BirdDone UnixSocketBirdControl::check_config(const std::string& path) {
   const std::vector<std::string> argv = {options_.bird_binary, "-p", "-c", path};
   const auto fail = [&](Kind kind, std::string detail) {

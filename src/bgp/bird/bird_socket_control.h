@@ -30,6 +30,7 @@ class UnixSocketBirdControl final : public BirdControl {
 
   BirdDone configure(const std::string& path) override;
   BirdDone check_config(const std::string& path) override;
+  BirdDone check_config_in_daemon(const std::string& path) override;
   BirdResult<std::vector<BirdProtocol>> protocols() override;
   BirdResult<BirdRouteCount> route_count() override;
   BirdResult<BirdDaemonStatus> status() override;

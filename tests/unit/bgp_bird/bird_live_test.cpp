@@ -251,6 +251,21 @@ TEST_F(LiveBirdTest, CheckConfigRunsBirdDashP) {
   EXPECT_EQ(io.error().kind, Kind::Io);
 }
 
+TEST_F(LiveBirdTest, CheckConfigInDaemonParsesWithoutLoading) {
+  const auto before = protocols_now();
+  const std::string changed = write_config("changed.conf", router_config(4, "protocol static more {\n  ipv4;\n  route 10.9.9.0/24 blackhole;\n}\n"));
+  EXPECT_TRUE(control->check_config_in_daemon(changed).ok());
+  EXPECT_EQ(protocols_now().size(), before.size()) << "checked, not loaded";
+  const std::string broken = write_config(
+      "broken.conf",
+      "router id 10.0.0.1;\nprotocol device {}\nprotocol static oops { ipv4; route 1.2.3.4/32 blackhol; }\n");
+  auto bad = control->check_config_in_daemon(broken);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, Kind::InvalidConfig);
+  EXPECT_THAT(bad.error().detail, StartsWith(broken + ":3:"));
+  EXPECT_THAT(bad.error().detail, HasSubstr("syntax error"));
+}
+
 TEST_F(LiveBirdTest, StoppedBirdIsNotRunningAtOnce) {
   bird->stop(SIGTERM);  // BIRD removes its socket
   auto start = std::chrono::steady_clock::now();

@@ -62,11 +62,13 @@ class BgpRuntimeTest : public ::testing::Test {
 TEST_F(BgpRuntimeTest, LoadsWhatItRendersOnceAndNothingWhenUnchanged) {
   daemon::BgpRuntime runtime(settings_, bird_, clock_);
   runtime.update(state_, {{"default", true}});
-  EXPECT_EQ(bird_.ops, (std::vector<std::string>{"CHECK " + path() + ".next", "CONFIGURE " + path(), "STATUS"}));
+  runtime.apply();
+  EXPECT_EQ(bird_.ops, (std::vector<std::string>{"DAEMON CHECK " + path() + ".next", "CONFIGURE " + path(), "STATUS"}));
   EXPECT_EQ(read_file(path()), bgp::render_bird_config(settings_, bgp::announced_routes(state_, {{"default", true}})));
   EXPECT_FALSE(std::filesystem::exists(path() + ".next"));
   bird_.ops.clear();
   runtime.update(state_, {{"default", true}});
+  runtime.apply();
   clock_.advance(1s);
   runtime.tick();
   EXPECT_TRUE(bird_.ops.empty());
@@ -76,11 +78,22 @@ TEST_F(BgpRuntimeTest, LoadsWhatItRendersOnceAndNothingWhenUnchanged) {
   EXPECT_EQ(status["routes"][0]["role"], "MASTER");
 }
 
+TEST_F(BgpRuntimeTest, NothingIsLoadedBeforeApply) {
+  daemon::BgpRuntime runtime(settings_, bird_, clock_);
+  runtime.update(state_, {{"default", true}});
+  EXPECT_TRUE(bird_.ops.empty());
+  EXPECT_EQ(runtime.next_tick(), TimePoint::min()) << "a pending load is due at once";
+  runtime.tick();
+  EXPECT_EQ(bird_.reconfigurations, 1);
+}
+
 TEST_F(BgpRuntimeTest, ARoleChangeLoadsTheVipAsBackup) {
   daemon::BgpRuntime runtime(settings_, bird_, clock_);
   runtime.update(state_, {{"default", true}});
+  runtime.apply();
   const auto as_master = read_file(path());
   runtime.update(state_, {{"default", false}});
+  runtime.apply();
   EXPECT_EQ(bird_.reconfigurations, 2);
   EXPECT_NE(read_file(path()), as_master);
   EXPECT_EQ(runtime.status()["routes"][0]["role"], "BACKUP");
@@ -90,12 +103,15 @@ TEST_F(BgpRuntimeTest, BirdDownIsReportedAndRetriedWithBackoffUntilItIsBack) {
   bird_.failure = fakes::FakeBirdControl::Failure::NotRunning;
   daemon::BgpRuntime runtime(settings_, bird_, clock_);
   runtime.update(state_, {{"default", true}});
+  runtime.apply();
   auto status = runtime.status();
   EXPECT_FALSE(status["birdUp"]);
   EXPECT_FALSE(status["loaded"]);
   EXPECT_EQ(status["loads"]["unreachable"], 1);
   EXPECT_NE(status["lastError"].get<std::string>().find("written"), std::string::npos) << status.dump();
-  // The file is in place for a BIRD that starts.
+  // Checked by `bird -p` instead, and in place for a BIRD that starts.
+  EXPECT_EQ(bird_.ops, (std::vector<std::string>{"DAEMON CHECK " + path() + ".next", "CHECK " + path() + ".next",
+                                                 "CONFIGURE " + path(), "PROTOCOLS"}));
   EXPECT_FALSE(read_file(path()).empty());
   clock_.advance(100ms);
   runtime.tick();
@@ -116,12 +132,14 @@ TEST_F(BgpRuntimeTest, BirdDownIsReportedAndRetriedWithBackoffUntilItIsBack) {
 TEST_F(BgpRuntimeTest, AConfigBirdRejectsNeverReplacesTheRunningOneAndIsNotRetried) {
   daemon::BgpRuntime runtime(settings_, bird_, clock_);
   runtime.update(state_, {{"default", true}});
+  runtime.apply();
   const auto good = read_file(path());
   bird_.invalid_configs[path() + ".next"] = path() + ".next:12:3 syntax error";
   state_.services[0].key.vip = ip("20.20.20.2");
   bird_.ops.clear();
   runtime.update(state_, {{"default", true}});
-  EXPECT_EQ(bird_.ops, (std::vector<std::string>{"CHECK " + path() + ".next"}));
+  runtime.apply();
+  EXPECT_EQ(bird_.ops, (std::vector<std::string>{"DAEMON CHECK " + path() + ".next"}));
   EXPECT_EQ(read_file(path()), good);
   auto status = runtime.status();
   EXPECT_FALSE(status["loaded"]);
@@ -130,13 +148,14 @@ TEST_F(BgpRuntimeTest, AConfigBirdRejectsNeverReplacesTheRunningOneAndIsNotRetri
   bird_.ops.clear();
   clock_.advance(30s);
   runtime.tick();
-  for (const auto& op : bird_.ops) EXPECT_EQ(op.rfind("CHECK", 0), std::string::npos) << op;
+  for (const auto& op : bird_.ops) EXPECT_EQ(op.find("CHECK"), std::string::npos) << op;
 }
 
 TEST_F(BgpRuntimeTest, ARestartedBirdIsGivenTheConfigAgain) {
   daemon::BgpRuntime runtime(settings_, bird_, clock_);
   bird_.status_now.last_reconfiguration = "2026-11-27 10:00:00.000";
   runtime.update(state_, {{"default", true}});
+  runtime.apply();
   bird_.ops.clear();
   clock_.advance(3s);
   runtime.tick();
@@ -146,7 +165,7 @@ TEST_F(BgpRuntimeTest, ARestartedBirdIsGivenTheConfigAgain) {
   clock_.advance(3s);
   runtime.tick();
   EXPECT_EQ(bird_.ops,
-            (std::vector<std::string>{"STATUS", "CHECK " + path() + ".next", "CONFIGURE " + path(), "STATUS"}));
+            (std::vector<std::string>{"STATUS", "DAEMON CHECK " + path() + ".next", "CONFIGURE " + path(), "STATUS"}));
 }
 
 }  // namespace
