@@ -76,7 +76,8 @@ stop_all() {
 
 start_pair() { # BFD
 	local n
-	for n in 1 2; do ha_config "lb$n" $((200 - 50 * n)); bgp_config "lb$n" "$1"; done
+	BGP_BFD=$1
+	for n in 1 2; do ha_config "lb$n" $((200 - 50 * n)); done
 	bgp_router_start "$1"
 	bgp_lb_start lb1
 	bgp_lb_start lb2
@@ -129,8 +130,10 @@ n = int(sys.argv[1])
 for i in range(n):
     print('{name: bench/v%d, vip: 10.%d.%d.%d, port: 80, protocol: tcp, endpoints: []}' % (i, 100 + i // 65536, (i // 256) % 256, i % 256))
 " "$VIPS")
-	HA_EXTRA_SERVICES=$extra ha_config lb1 150
-	bgp_config lb1 on
+	# Plain assignments: a prefix one would export 10,000 lines to every command.
+	BGP_BFD=on
+	HA_EXTRA_SERVICES=$extra
+	ha_config lb1 150
 	bgp_router_start on
 	local t0
 	t0=$(date +%s.%N)
@@ -146,8 +149,9 @@ for i in range(n):
 	local before after
 	before=$(bgp_birdc rtr show protocols all lb1 | awk '/Import updates:/ {print $3}')
 	HA_EXTRA_SERVICES="$extra
-{name: bench/one-more, vip: 10.99.99.99, port: 80, protocol: tcp, endpoints: []}" ha_config lb1 150
-	bgp_config lb1 on
+{name: bench/one-more, vip: 10.99.99.99, port: 80, protocol: tcp, endpoints: []}"
+	ha_config lb1 150
+	HA_EXTRA_SERVICES=""
 	t0=$(date +%s.%N)
 	lab_wait_for "[ -n \"\$(bgp_rtr_nexthop 10.99.99.99)\" ]" 60 || lab_fail "the added VIP did not reach rtr"
 	local one_ms

@@ -164,7 +164,7 @@ void BgpRuntime::tick() {
   if (clock_.now() >= next_check_) check_bird_running();
 }
 
-TimePoint BgpRuntime::next_tick() const { return pending_ ? TimePoint::min() : std::min(retry_at_, next_check_); }
+TimePoint BgpRuntime::next_tick() const { return pending_ ? clock_.now() : std::min(retry_at_, next_check_); }
 
 nlohmann::json BgpRuntime::status() {
   std::lock_guard lock(mutex_);

@@ -54,12 +54,12 @@ bgp_router_start() {
 	bgp_bird_start rtr "$LAB_OUT/rtr/bird.conf"
 }
 
-# bgp_config NS [BFD on|off]: the bgp section appended to NS's kvlbd config
-# (after ha_config).
-bgp_config() {
-	local ns=$1 n=${1#lb} bfd=${2:-on} enabled=false
-	if [[ $bfd == on ]]; then enabled=true; fi
-	cat >>"$LAB_OUT/$ns/kvlb.yaml" <<-EOF
+# bgp_section NS: the bgp section of NS's kvlbd config (BFD as BGP_BFD says,
+# on by default). Used as ha_config's HA_CONFIG_MORE.
+bgp_section() {
+	local ns=$1 n=${1#lb} enabled=false
+	if [[ ${BGP_BFD:-on} == on ]]; then enabled=true; fi
+	cat <<-EOF
 		bgp:
 		  localAS: $BGP_LB_AS
 		  routerId: 10.0.9.$n
@@ -72,6 +72,7 @@ bgp_config() {
 		  birdSocket: $(bgp_socket "$ns")
 	EOF
 }
+HA_CONFIG_MORE=bgp_section
 
 # bgp_lb_start NS: kvlbd (ha_start), then BIRD on the config kvlbd wrote.
 bgp_lb_start() {

@@ -88,7 +88,9 @@ ha_routes() {
 	ip -n "$1" route replace 10.0.7.0/24 via 10.0.9.254 dev eth1
 }
 
-# ha_config NS PRIORITY [PREEMPT]: kvlbd's config for lb1 or lb2.
+# ha_config NS PRIORITY [PREEMPT]: kvlbd's config for lb1 or lb2, written at
+# once (a running kvlbd never reads half of it); the function named in
+# HA_CONFIG_MORE, if any, adds sections (it gets NS).
 ha_config() {
 	local ns=$1 n=${1#lb} priority=$2 preempt=${3:-false} peer=$((3 - ${1#lb}))
 	mkdir -p "$LAB_OUT/$ns"
@@ -123,7 +125,9 @@ ha_config() {
 			if [[ -n $extra ]]; then echo "  - ${extra/@EPS@/$eps}"; fi
 		done <<<"${HA_EXTRA_SERVICES:-}"
 
-	} >"$LAB_OUT/$ns/kvlb.yaml"
+		if [[ -n ${HA_CONFIG_MORE:-} ]]; then "$HA_CONFIG_MORE" "$ns"; fi
+	} >"$LAB_OUT/$ns/kvlb.yaml.new"
+	mv -f "$LAB_OUT/$ns/kvlb.yaml.new" "$LAB_OUT/$ns/kvlb.yaml"
 }
 
 # ha_start NS: kvlbd in NS (it starts conntrackd itself).
