@@ -41,6 +41,9 @@ void BgpRuntime::update(const model::DesiredState& state, const std::map<std::st
   std::lock_guard lock(mutex_);
   const auto started = clock_.now();
   auto routes = bgp::announced_routes(state, master_of_instance);
+  // Most changes (endpoints, weights, a takeover's drop) leave the routes as
+  // they are: rendering 10,000 of them again would cost the loop for nothing.
+  if (!wanted_.empty() && routes == routes_) return;
   auto text = bgp::render_bird_config(settings_, routes);
   routes_ = std::move(routes);
   last_render_took_ = std::chrono::duration_cast<std::chrono::microseconds>(clock_.now() - started);

@@ -204,6 +204,9 @@ ha_clean() {
 	ip netns exec "$ns" nft delete table inet kvlb 2>/dev/null || true
 	ip -n "$ns" addr del "$HA_VIP/32" dev eth1 2>/dev/null || true
 	ip -n "$ns" addr del 10.0.2.1/32 dev eth1 2>/dev/null || true
+	# kvlbd's BIRD config lives in /run on a real node: a reboot empties it, so
+	# a BIRD that starts first never announces what the node held before.
+	rm -f "$LAB_OUT/$ns/bird.conf"
 }
 
 # ha_revive NS: links back up, the node emptied as a rebooted one is

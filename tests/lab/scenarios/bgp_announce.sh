@@ -4,8 +4,9 @@
 # VIP from both, with the MASTER's path best and the BACKUP's made worse,
 # installs it towards the MASTER, and the client behind the router reaches
 # the endpoints through it. A service added or removed is announced or
-# withdrawn within a second without a session reset; a BIRD that restarts
-# gets kvlb's config again; when the MASTER dies (BFD on), the router's
+# withdrawn within a second without a session reset; a BIRD that is not
+# running yet is reported while the data plane is programmed, and one that
+# restarts gets kvlb's config again; when the MASTER dies (BFD on), the router's
 # route moves to the new MASTER within a second.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -18,7 +19,15 @@ ha_topology router
 lab_servers_start 8080
 for n in 1 2; do ha_config "lb$n" $((200 - 50 * n)); done
 bgp_router_start on
-bgp_lb_start lb1
+
+lab_step "kvlbd before its BIRD runs: reported (kvlbctl, metric), the data plane programmed all the same"
+ha_start lb1
+lab_wait_for "kvlb_ctl lb1 get bgp -o json | grep -F '\"unreachable\": ' | grep -v ': 0'" 10 || { kvlb_ctl lb1 get bgp; lab_fail "BIRD down is not reported"; }
+kvlb_ctl lb1 get bgp | grep -F "NOT running" >/dev/null || lab_fail "kvlbctl get bgp does not say BIRD is not running"
+lab_ns lb1 curl -s http://127.0.0.1:7711/metrics | grep -F "kvlb_bgp_bird_up 0" >/dev/null || lab_fail "metric kvlb_bgp_bird_up is not 0"
+[ -n "$(ipvs_rules lb1)" ] || lab_fail "no IPVS services while BIRD is down"
+bgp_bird_start lb1 "$LAB_OUT/lb1/bird.conf"
+lab_wait_for "kvlb_ctl lb1 get bgp -o json | grep -F '\"loaded\": true'" 10 || { kvlb_ctl lb1 get bgp; lab_fail "kvlbd did not load its config once BIRD ran"; }
 bgp_lb_start lb2
 ha_wait_role lb1 MASTER 15
 ha_wait_role lb2 BACKUP 5
