@@ -6,6 +6,11 @@
 # binaries, the rendered config (valid for kvlbd, equal to the variables),
 # the unit's adjusted paths, idempotence, a config change, and that an
 # invalid config fails at validation leaving the previous one in place.
+# Then an HA + BGP node: the ha and bgp sections, the advert key and a BGP
+# password (mode 0600, written before the config, never in the output), the
+# systemd drop-ins for BIRD and conntrackd, idempotence, a restart for a
+# changed ha section, an invalid ha or a missing key refused, and HA and BGP
+# turned off again.
 # Run as root. Installs ansible-core if ansible-playbook is missing.
 # Env: KVLB_BUILD_DIR (default <repo>/build).
 set -euo pipefail
@@ -115,9 +120,11 @@ cat "$T/services-changed.yml" - >"$T/services-invalid.yml" <<'EOF'
     endpoints: []
 EOF
 
-# play VARS_FILE LOG: runs site.yml; its status is ansible-playbook's.
+# play VARS_FILE LOG [ARGS...]: runs site.yml; its status is ansible-playbook's.
 play() {
-	ansible-playbook -i "$T/inventory.yml" "$REPO/ansible/site.yml" -e "@$T/common.yml" -e "@$1" >"$2" 2>&1
+	local vars=$1 log=$2
+	shift 2
+	ansible-playbook -i "$T/inventory.yml" "$REPO/ansible/site.yml" -e "@$T/common.yml" -e "@$vars" "$@" >"$log" 2>&1
 }
 # recap LOG FIELD: a number from the PLAY RECAP line for localhost.
 recap() {
@@ -188,5 +195,165 @@ ok "play fails at the config task: kvlbd --check refused port 0"
 [ "$(sha256sum <"$CONFIG")" == "$sum_before" ] || fail "config changed by a failed validation"
 same_services "$T/services-changed.yml" || fail "config in place is not the previous one"
 ok "previous config left in place"
+
+# The HA + BGP node: lb1 of a pair. Secrets are random, to be looked for in
+# the output; keyFile is left to the role's default.
+KEY_FILE=$T/etc/kvlb/ha.key
+PW_FILE=$T/etc/kvlb/bgp-router.password
+DROPINS=$T/etc/systemd/system
+HA_KEY=$(head -c 24 /dev/urandom | base64)
+BGP_PW=pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cat >"$T/ha.yml" <<EOF
+kvlb_services:
+  - name: default/web
+    vip: 20.20.20.1
+    port: 80
+    mode: fullnat
+    instance: default
+    communities: ["65000:80", "4200000000:1:2"]
+    endpoints:
+      - {ip: 10.0.1.11, port: 8080}
+  - name: default/dns
+    vip: 20.20.20.1
+    port: 53
+    protocol: udp
+    instance: default
+    endpoints: []
+kvlb_ha:
+  address: 10.0.9.1
+  peers: [10.0.9.2]
+  intervalMs: 100
+  instances:
+    - {name: default, priority: 150, floatingAddresses: [10.0.2.1]}
+  sync: {interface: sync0, address: 10.99.0.1, peer: 10.99.0.2, ipvsSyncId: 1, conntrackd: true}
+kvlb_ha_key: "$HA_KEY"
+kvlb_bgp:
+  localAS: 65000
+  routerId: 10.0.9.1
+  birdConfig: /var/lib/kvlb/bird.conf
+  backup: {mode: worse, asPathPrepend: 3}
+  peers:
+    - {address: 10.0.9.254, as: 64512, passwordFile: $PW_FILE, bfd: true}
+kvlb_bgp_passwords:
+  $PW_FILE: "$BGP_PW"
+EOF
+# The same node with manageConntrackd false (systemd runs conntrackd) and
+# conntrackd's files elsewhere; then with priority 300, refused by kvlbd --check.
+sed 's|conntrackd: true}|conntrackd: true, manageConntrackd: false, conntrackdConfig: /run/kvlb/sync/conntrackd.conf, conntrackdSocket: /run/kvlb/sync/conntrackd.ctl}|' \
+	"$T/ha.yml" >"$T/ha-conntrackd-unit.yml"
+sed 's/priority: 150/priority: 300/' "$T/ha-conntrackd-unit.yml" >"$T/ha-invalid.yml"
+# ... and without the advert key: refused before anything is written.
+sed 's/^kvlb_ha_key: .*/kvlb_ha_key: ""/' "$T/ha-conntrackd-unit.yml" >"$T/ha-no-key.yml"
+
+# same_section VARS_FILE SECTION [KEY=VALUE...]: the rendered SECTION equals
+# kvlb_SECTION in VARS_FILE, plus KEY=VALUE (what the role adds).
+same_section() {
+	"$PY" - "$CONFIG" "$@" <<'EOF'
+import sys, yaml
+rendered = yaml.safe_load(open(sys.argv[1]))
+wanted = yaml.safe_load(open(sys.argv[2]))["kvlb_" + sys.argv[3]]
+for extra in sys.argv[4:]:
+    key, value = extra.split("=", 1)
+    wanted[key] = value
+sys.exit(0 if rendered.get(sys.argv[3]) == wanted else 1)
+EOF
+}
+# secret_file PATH CONTENT: PATH is root's, mode 0600, and holds exactly CONTENT.
+secret_file() {
+	[ "$(stat -c '%a %U' "$1")" == "600 root" ] && [ "$(cat "$1")" == "$2" ] && [ "$(wc -c <"$1")" == "${#2}" ]
+}
+# no_secrets LOG: neither secret appears in LOG, as is or in base64.
+no_secrets() {
+	local s
+	for s in "$HA_KEY" "$BGP_PW" "$(printf %s "$HA_KEY" | base64 -w0)" "$(printf %s "$BGP_PW" | base64 -w0)"; do
+		! grep -qF -- "$s" "$1" || return 1
+	done
+}
+# task_result LOG TASK: how TASK ended in LOG (ok, changed, skipping, fatal).
+task_result() {
+	grep -A1 "TASK \[kvlb : $2\]" "$1" | sed -n 2p | cut -d: -f1
+}
+RESTART_TASK='Restart kvlbd for a changed ha or bgp section'
+
+step "HA and BGP (run with -v --diff)"
+play "$T/ha.yml" "$T/run5.log" -v --diff || { cat "$T/run5.log"; fail "HA run failed"; }
+[ "$(recap "$T/run5.log" failed)" == 0 ] || { cat "$T/run5.log"; fail "HA run: failures"; }
+ok "HA run: changed=$(recap "$T/run5.log" changed) failed=0"
+out=$("$PREFIX/sbin/kvlbd" --config "$CONFIG" --check 2>&1) || { cat "$CONFIG"; fail "rendered config invalid: $out"; }
+[[ $out == *"OK, 2 services"* ]] || fail "kvlbd --check: $out"
+ok "rendered config passes kvlbd --check: ${out##*: }"
+same_section "$T/ha.yml" ha "keyFile=$KEY_FILE" || { cat "$CONFIG"; fail "rendered ha differs from kvlb_ha"; }
+same_section "$T/ha.yml" bgp || { cat "$CONFIG"; fail "rendered bgp differs from kvlb_bgp"; }
+same_section "$T/ha.yml" services || { cat "$CONFIG"; fail "rendered services differ from kvlb_services"; }
+ok "config has ha (keyFile: <config dir>/ha.key), bgp, and services with instance and communities, as given"
+secret_file "$KEY_FILE" "$HA_KEY" || { ls -l "$KEY_FILE"; fail "advert key: not root's, not mode 0600 or not the key"; }
+secret_file "$PW_FILE" "$BGP_PW" || { ls -l "$PW_FILE"; fail "password file: not root's, not mode 0600 or not the password"; }
+ok "advert key and BGP password written as given, root's, mode 0600"
+line_of() { grep -n "TASK \[kvlb : $1\]" "$T/run5.log" | cut -d: -f1; }
+key_line=$(line_of 'Write the HA advert key')
+pw_line=$(line_of "Write the BGP peers' password files")
+config_line=$(line_of 'Write the config')
+[ -n "$key_line" ] && [ -n "$pw_line" ] && [ "$key_line" -lt "$config_line" ] && [ "$pw_line" -lt "$config_line" ] ||
+	fail "the secrets are not written before the config"
+ok "secrets written before the config (kvlbd --check reads the password file)"
+no_secrets "$T/run5.log" || fail "a secret appears in the output"
+grep -q 'censored' "$T/run5.log" || { cat "$T/run5.log"; fail "no censored (no_log) result in the output"; }
+ok "neither secret in the output (no_log), even with -v --diff"
+[ "$(task_result "$T/run5.log" "$RESTART_TASK")" == changed ] || { cat "$T/run5.log"; fail "added ha and bgp: no restart"; }
+ok "added ha and bgp sections restart kvlbd (a reload does not apply them)"
+grep -qx 'Group=bird' "$DROPINS/kvlbd.service.d/bgp.conf" &&
+	grep -qx 'ExecStartPre=/usr/sbin/bird -p -c /var/lib/kvlb/bird.conf' "$DROPINS/bird.service.d/kvlb.conf" &&
+	grep -q '^ExecStart=/usr/sbin/bird .* -c /var/lib/kvlb/bird.conf ' "$DROPINS/bird.service.d/kvlb.conf" &&
+	! grep -q '/run/kvlb/bird.conf' "$DROPINS/bird.service.d/kvlb.conf" ||
+	{ cat "$DROPINS"/*.service.d/*; fail "BGP drop-ins missing or without birdConfig"; }
+[ ! -e "$DROPINS/conntrackd.service.d/kvlb.conf" ] || fail "conntrackd drop-in installed though kvlbd runs conntrackd"
+ok "drop-ins: kvlbd in group bird, BIRD runs birdConfig; none for conntrackd (kvlbd runs it)"
+
+step "HA and BGP: second run (idempotence)"
+play "$T/ha.yml" "$T/run6.log" || { cat "$T/run6.log"; fail "second HA run failed"; }
+[ "$(recap "$T/run6.log" changed)" == 0 ] || { cat "$T/run6.log"; fail "second HA run changed something"; }
+no_secrets "$T/run6.log" || fail "a secret appears in the output"
+ok "second HA run: changed=0"
+
+step "HA: conntrackd run by systemd (manageConntrackd false)"
+play "$T/ha-conntrackd-unit.yml" "$T/run7.log" || { cat "$T/run7.log"; fail "run failed"; }
+same_section "$T/ha-conntrackd-unit.yml" ha "keyFile=$KEY_FILE" || { cat "$CONFIG"; fail "changed ha not rendered"; }
+[ "$(task_result "$T/run7.log" "$RESTART_TASK")" == changed ] || { cat "$T/run7.log"; fail "changed ha: no restart"; }
+ok "a changed ha section is rendered and restarts kvlbd"
+grep -qx 'ExecStart=/usr/sbin/conntrackd -C /run/kvlb/sync/conntrackd.conf' "$DROPINS/conntrackd.service.d/kvlb.conf" &&
+	grep -qx 'ExecStartPre=-/bin/rm -f /run/kvlb/sync/conntrackd.lock' "$DROPINS/conntrackd.service.d/kvlb.conf" ||
+	{ cat "$DROPINS/conntrackd.service.d/kvlb.conf"; fail "conntrackd drop-in missing or without the config's paths"; }
+ok "conntrackd drop-in installed with the config's conntrackd paths"
+
+step "invalid ha (priority 300, no key)"
+sum_before=$(sha256sum <"$CONFIG")
+if play "$T/ha-invalid.yml" "$T/run8.log"; then
+	cat "$T/run8.log"
+	fail "play with priority 300 succeeded"
+fi
+grep -A3 'TASK \[kvlb : Write the config\]' "$T/run8.log" | grep -q 'fatal: .*failed to validate' &&
+	grep -q 'ha.instances\[0\].priority: must be 1..254 (got 300)' "$T/run8.log" ||
+	{ cat "$T/run8.log"; fail "play did not fail at validation"; }
+ok "play fails at the config task: kvlbd --check refused priority 300"
+[ "$(sha256sum <"$CONFIG")" == "$sum_before" ] || fail "config changed by a failed validation"
+same_section "$T/ha-conntrackd-unit.yml" ha "keyFile=$KEY_FILE" || fail "config in place is not the previous one"
+no_secrets "$T/run8.log" || fail "a secret appears in the output"
+ok "previous config left in place"
+if play "$T/ha-no-key.yml" "$T/run9.log"; then
+	cat "$T/run9.log"
+	fail "play without kvlb_ha_key succeeded"
+fi
+[ "$(task_result "$T/run9.log" 'Check the HA and BGP variables')" == fatal ] &&
+	grep -q 'kvlb_ha needs kvlb_ha_key' "$T/run9.log" || { cat "$T/run9.log"; fail "play did not fail at the variables check"; }
+[ "$(sha256sum <"$CONFIG")" == "$sum_before" ] && secret_file "$KEY_FILE" "$HA_KEY" || fail "config or key changed"
+ok "kvlb_ha without kvlb_ha_key fails before anything is written"
+
+step "HA and BGP off again"
+play "$T/services-changed.yml" "$T/run10.log" || { cat "$T/run10.log"; fail "run failed"; }
+"$PREFIX/sbin/kvlbd" --config "$CONFIG" --check >/dev/null 2>&1 && same_services "$T/services-changed.yml" &&
+	! grep -qE '^(ha|bgp):' "$CONFIG" || { cat "$CONFIG"; fail "ha or bgp still in the config"; }
+[ "$(task_result "$T/run10.log" "$RESTART_TASK")" == changed ] || { cat "$T/run10.log"; fail "removed ha and bgp: no restart"; }
+[ -z "$(find "$DROPINS" -path '*.service.d/*' -type f)" ] || { find "$DROPINS"; fail "drop-ins left behind"; }
+ok "config without ha and bgp, kvlbd restarted, drop-ins removed"
 
 printf '\nansible_test: PASS (%d checks, %ds)\n' "$CHECKS" $((SECONDS - START))
