@@ -122,7 +122,7 @@ void BgpRuntime::load() {
   running_ = wanted_;
   retry_at_ = TimePoint::max();
   backoff_ = 250ms;
-  if (auto st = bird_.status(); st.ok()) bird_reconfigured_ = st->last_reconfiguration;
+  if (auto st = bird_.status(); st.ok()) bird_started_ = st->last_reboot;
   last_load_took_ = std::chrono::duration_cast<std::chrono::microseconds>(clock_.now() - started);
   if (!last_error_.empty()) spdlog::info("bgp: BIRD runs kvlb's config again");
   last_error_.clear();
@@ -144,11 +144,12 @@ void BgpRuntime::check_bird_running() {
     return;
   }
   bird_up_ = true;
-  if (running_ && st->last_reconfiguration == bird_reconfigured_) return;
+  // A restarted BIRD read the file kvlbd wrote, but loading it again makes
+  // sure (and covers a BIRD started with another file).
+  if (running_ && st->last_reboot == bird_started_) return;
   if (retry_at_ != TimePoint::max()) return;  // a retry is already due
   if (!running_ && last_error_kind_ == kind_name(bgp::BirdError::Kind::InvalidConfig)) return;
-  spdlog::info("bgp: BIRD {} since kvlb loaded its config: loading it again",
-               running_ ? "was reconfigured or restarted" : "is back");
+  spdlog::info("bgp: BIRD {} since kvlb loaded its config: loading it again", running_ ? "restarted" : "is back");
   load();
 }
 

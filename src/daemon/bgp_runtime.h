@@ -57,7 +57,7 @@ class BgpRuntime {
   std::string wanted_;                  // the rendered config
   bool pending_ = false;                // wanted_ changed since the last load
   std::optional<std::string> running_;  // what BIRD was last told to load successfully
-  std::string bird_reconfigured_;       // BIRD's "last reconfiguration" after that load
+  std::string bird_started_;            // BIRD's "last reboot" after that load: it changes when BIRD restarts
   std::string last_error_;
   std::string last_error_kind_;
   TimePoint retry_at_{TimePoint::max()};

@@ -33,7 +33,7 @@ class FakeBirdControl final : public bgp::BirdControl {
   std::optional<std::string> running_config;  // the last file configure loaded
   std::vector<bgp::BirdProtocol> protocols_now;
   bgp::BirdRouteCount routes_now;
-  bgp::BirdDaemonStatus status_now{"2.0.12", "10.0.0.1", "", "Daemon is up and running"};
+  bgp::BirdDaemonStatus status_now{"2.0.12", "10.0.0.1", "", "", "Daemon is up and running"};
   int reconfigurations = 0;
 
   Failure failure = Failure::None;

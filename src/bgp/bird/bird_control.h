@@ -93,6 +93,7 @@ struct BirdRouteCount {
 struct BirdDaemonStatus {
   std::string version;    // "2.0.12"
   std::string router_id;  // "10.0.0.1"
+  std::string last_reboot;           // when this BIRD process started, BIRD's time format
   std::string last_reconfiguration;  // BIRD's time format
   std::string message;    // "Daemon is up and running", "Reconfiguration in progress", "Shutdown in progress"
 

@@ -299,8 +299,10 @@ Result<BirdDaemonStatus, std::string> parse_status(const BirdReply& reply) {
     if (line.code == bird_code::kBirdVersion && text.starts_with("BIRD ")) {
       status.version = std::string(text.substr(5));
     } else if (line.code == bird_code::kUptime) {
-      constexpr std::string_view kRouterId = "Router ID is ", kReconfigured = "Last reconfiguration on ";
+      constexpr std::string_view kRouterId = "Router ID is ", kReconfigured = "Last reconfiguration on ",
+                                 kRebooted = "Last reboot on ";
       if (text.starts_with(kRouterId)) status.router_id = std::string(text.substr(kRouterId.size()));
+      else if (text.starts_with(kRebooted)) status.last_reboot = std::string(text.substr(kRebooted.size()));
       else if (text.starts_with(kReconfigured))
         status.last_reconfiguration = std::string(text.substr(kReconfigured.size()));
     }

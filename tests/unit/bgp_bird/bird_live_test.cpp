@@ -100,6 +100,7 @@ TEST_F(LiveBirdTest, GreetsAndReportsItsStatus) {
   EXPECT_EQ(status->router_id, "10.0.0.1");
   EXPECT_EQ(status->message, "Daemon is up and running");
   EXPECT_FALSE(status->last_reconfiguration.empty());
+  EXPECT_FALSE(status->last_reboot.empty());
 }
 
 TEST_F(LiveBirdTest, ListsProtocolsWithChannelsAndTheBgpSession) {

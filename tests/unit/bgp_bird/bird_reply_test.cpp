@@ -335,7 +335,7 @@ TEST(ParseStatus, ShowStatus) {
       " Last reconfiguration on 2026-11-27 09:36:17.437\n"
       "0013 Daemon is up and running\n");
   ASSERT_TRUE(status.ok()) << status.error();
-  EXPECT_EQ(*status, (BirdDaemonStatus{"2.0.12", "10.0.0.1", "2026-11-27 09:36:17.437", "Daemon is up and running"}));
+  EXPECT_EQ(*status, (BirdDaemonStatus{"2.0.12", "10.0.0.1", "2026-11-27 09:36:00.779", "2026-11-27 09:36:17.437", "Daemon is up and running"}));
   EXPECT_THAT(parse_status("0000 \n").error(), HasSubstr("not a status report"));
 }
 

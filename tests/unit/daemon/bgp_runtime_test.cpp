@@ -153,14 +153,19 @@ TEST_F(BgpRuntimeTest, AConfigBirdRejectsNeverReplacesTheRunningOneAndIsNotRetri
 
 TEST_F(BgpRuntimeTest, ARestartedBirdIsGivenTheConfigAgain) {
   daemon::BgpRuntime runtime(settings_, bird_, clock_);
-  bird_.status_now.last_reconfiguration = "2026-11-27 10:00:00.000";
+  bird_.status_now.last_reboot = "2026-11-27 10:00:00.000";
   runtime.update(state_, {{"default", true}});
   runtime.apply();
   bird_.ops.clear();
   clock_.advance(3s);
   runtime.tick();
   EXPECT_EQ(bird_.ops, (std::vector<std::string>{"STATUS"}));
-  bird_.status_now.last_reconfiguration = "2026-11-27 10:05:00.000";  // restarted
+  bird_.status_now.last_reconfiguration = "2026-11-27 10:03:00.000";  // reconfigured: nothing to do
+  bird_.ops.clear();
+  clock_.advance(3s);
+  runtime.tick();
+  EXPECT_EQ(bird_.ops, (std::vector<std::string>{"STATUS"}));
+  bird_.status_now.last_reboot = "2026-11-27 10:05:00.000";  // restarted
   bird_.ops.clear();
   clock_.advance(3s);
   runtime.tick();
