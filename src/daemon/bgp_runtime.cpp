@@ -54,6 +54,13 @@ void BgpRuntime::update(const model::DesiredState& state, const std::map<std::st
   pending_ = true;
 }
 
+void BgpRuntime::set_settings(model::BgpSettings settings) {
+  std::lock_guard lock(mutex_);
+  settings_ = std::move(settings);
+  routes_.clear();
+  wanted_.clear();  // rendered again by the next update(), whatever the routes
+}
+
 void BgpRuntime::apply() {
   std::lock_guard lock(mutex_);
   if (!pending_) return;

@@ -33,6 +33,8 @@ class BgpRuntime {
   // their BGP preference).
   void update(const model::DesiredState& state, const std::map<std::string, bool>& master_of_instance);
   void apply();
+  // New settings (a reloaded config): the next update() renders with them.
+  void set_settings(model::BgpSettings settings);
   // Loads a pending config, retries a load that failed (with backoff), and
   // notices a BIRD that was restarted or lost, so it runs kvlb's config again.
   void tick();

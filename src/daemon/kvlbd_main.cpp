@@ -481,7 +481,15 @@ int main(int argc, char** argv) {
             next->kubernetes.in_cluster != kube_settings.in_cluster)
           spdlog::warn("config: how to reach the cluster changed: takes effect when kvlbd restarts");
         if (next->ha != file_state->ha) spdlog::warn("config: ha changed: takes effect when kvlbd restarts");
-        if (next->bgp != file_state->bgp) spdlog::warn("config: bgp changed: takes effect when kvlbd restarts");
+        if (next->bgp != file_state->bgp) {
+          // Peers, policy and paths apply now (BIRD restarts only the sessions
+          // of changed peers); switching BGP on or off, or to another BIRD
+          // socket, needs a restart.
+          if (bgp && next->bgp.enabled && next->bgp.bird_socket == file_state->bgp.bird_socket)
+            bgp->set_settings(next->bgp);
+          else
+            spdlog::warn("config: bgp switched on or off, or birdSocket changed: takes effect when kvlbd restarts");
+        }
         if (kube) kube->reconfigure(next->pools, next->kubernetes);
         file_state = *next;
         set_desired(*next);

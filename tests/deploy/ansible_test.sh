@@ -242,6 +242,8 @@ EOF
 sed 's|conntrackd: true}|conntrackd: true, manageConntrackd: false, conntrackdConfig: /run/kvlb/sync/conntrackd.conf, conntrackdSocket: /run/kvlb/sync/conntrackd.ctl}|' \
 	"$T/ha.yml" >"$T/ha-conntrackd-unit.yml"
 sed 's/priority: 150/priority: 300/' "$T/ha-conntrackd-unit.yml" >"$T/ha-invalid.yml"
+# ... with another BGP peer AS: a reload applies it, no restart.
+sed 's/as: 64512,/as: 64513,/' "$T/ha.yml" >"$T/ha-bgp-peer.yml"
 # ... and without the advert key: refused before anything is written.
 sed 's/^kvlb_ha_key: .*/kvlb_ha_key: ""/' "$T/ha-conntrackd-unit.yml" >"$T/ha-no-key.yml"
 
@@ -273,7 +275,7 @@ no_secrets() {
 task_result() {
 	grep -A1 "TASK \[kvlb : $2\]" "$1" | sed -n 2p | cut -d: -f1
 }
-RESTART_TASK='Restart kvlbd for a changed ha or bgp section'
+RESTART_TASK='Restart kvlbd for a changed ha section, or BGP switched on, off or to another socket'
 
 step "HA and BGP (run with -v --diff)"
 play "$T/ha.yml" "$T/run5.log" -v --diff || { cat "$T/run5.log"; fail "HA run failed"; }
@@ -314,6 +316,13 @@ play "$T/ha.yml" "$T/run6.log" || { cat "$T/run6.log"; fail "second HA run faile
 [ "$(recap "$T/run6.log" changed)" == 0 ] || { cat "$T/run6.log"; fail "second HA run changed something"; }
 no_secrets "$T/run6.log" || fail "a secret appears in the output"
 ok "second HA run: changed=0"
+
+step "BGP: another peer AS is rendered and reloaded, not restarted"
+play "$T/ha-bgp-peer.yml" "$T/run6b.log" || { cat "$T/run6b.log"; fail "run failed"; }
+same_section "$T/ha-bgp-peer.yml" bgp || { cat "$CONFIG"; fail "changed bgp not rendered"; }
+[ "$(task_result "$T/run6b.log" "$RESTART_TASK")" != changed ] || { cat "$T/run6b.log"; fail "a changed bgp peer restarts kvlbd"; }
+ok "a changed bgp peer is rendered; kvlbd reloads it (no restart, no failover)"
+play "$T/ha.yml" "$T/run6c.log" || { cat "$T/run6c.log"; fail "run back failed"; }
 
 step "HA: conntrackd run by systemd (manageConntrackd false)"
 play "$T/ha-conntrackd-unit.yml" "$T/run7.log" || { cat "$T/run7.log"; fail "run failed"; }

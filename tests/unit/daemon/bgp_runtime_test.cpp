@@ -87,6 +87,19 @@ TEST_F(BgpRuntimeTest, NothingIsLoadedBeforeApply) {
   EXPECT_EQ(bird_.reconfigurations, 1);
 }
 
+TEST_F(BgpRuntimeTest, NewSettingsAreRenderedAndLoadedByTheNextUpdate) {
+  daemon::BgpRuntime runtime(settings_, bird_, clock_);
+  runtime.update(state_, {{"default", true}});
+  runtime.apply();
+  auto next = settings_;
+  next.peers[0].as = 65100;
+  runtime.set_settings(next);
+  runtime.update(state_, {{"default", true}});
+  runtime.apply();
+  EXPECT_EQ(bird_.reconfigurations, 2);
+  EXPECT_NE(read_file(path()).find("as 65100"), std::string::npos);
+}
+
 TEST_F(BgpRuntimeTest, ARoleChangeLoadsTheVipAsBackup) {
   daemon::BgpRuntime runtime(settings_, bird_, clock_);
   runtime.update(state_, {{"default", true}});
