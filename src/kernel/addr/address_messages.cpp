@@ -76,6 +76,36 @@ int collect_link_address(const nlattr* attr, void* data) {
   return MNL_CB_OK;
 }
 
+// The ifaddrmsg and attributes of an RTM_NEWADDR or RTM_DELADDR message.
+std::optional<AddressMessage> parse_address_payload(const nlmsghdr& msg) {
+  if (mnl_nlmsg_get_payload_len(&msg) < sizeof(ifaddrmsg)) return std::nullopt;
+  const auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(&msg));
+  if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) return std::nullopt;
+  AddressAttributes attrs;
+  mnl_attr_parse(&msg, sizeof(ifaddrmsg), collect_address_attribute, &attrs);
+  // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on
+  // point-to-point links); IPv6 usually sends only IFA_ADDRESS.
+  const nlattr* own = attrs.local ? attrs.local : attrs.address;
+  const std::size_t size = ifa->ifa_family == AF_INET ? 4 : 16;
+  if (!own || mnl_attr_get_payload_len(own) != size) return std::nullopt;
+
+  AddressMessage out;
+  out.ifindex = static_cast<int>(ifa->ifa_index);
+  const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(own));
+  if (size == 4) {
+    std::array<uint8_t, 4> v4;
+    std::memcpy(v4.data(), bytes, 4);
+    out.address.prefix.address = model::IpAddress::from_v4(v4);
+  } else {
+    std::array<uint8_t, 16> v6;
+    std::memcpy(v6.data(), bytes, 16);
+    out.address.prefix.address = model::IpAddress::from_v6(v6);
+  }
+  out.address.prefix.length = ifa->ifa_prefixlen;
+  out.address.owned = attrs.proto && mnl_attr_get_u8(attrs.proto) == kKvlbAddressProto;
+  return out;
+}
+
 }  // namespace
 
 Message new_vip_request(uint32_t seq, int ifindex, const model::IpAddress& vip) {
@@ -110,33 +140,15 @@ Message get_link_request(uint32_t seq, const std::string& ifname) {
 }
 
 std::optional<AddressMessage> parse_address(const nlmsghdr& msg) {
-  if (msg.nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(&msg) < sizeof(ifaddrmsg))
-    return std::nullopt;
-  const auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(&msg));
-  if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) return std::nullopt;
-  AddressAttributes attrs;
-  mnl_attr_parse(&msg, sizeof(ifaddrmsg), collect_address_attribute, &attrs);
-  // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on
-  // point-to-point links); IPv6 usually sends only IFA_ADDRESS.
-  const nlattr* own = attrs.local ? attrs.local : attrs.address;
-  const std::size_t size = ifa->ifa_family == AF_INET ? 4 : 16;
-  if (!own || mnl_attr_get_payload_len(own) != size) return std::nullopt;
+  if (msg.nlmsg_type != RTM_NEWADDR) return std::nullopt;
+  return parse_address_payload(msg);
+}
 
-  AddressMessage out;
-  out.ifindex = static_cast<int>(ifa->ifa_index);
-  const auto* bytes = static_cast<const uint8_t*>(mnl_attr_get_payload(own));
-  if (size == 4) {
-    std::array<uint8_t, 4> v4;
-    std::memcpy(v4.data(), bytes, 4);
-    out.address.prefix.address = model::IpAddress::from_v4(v4);
-  } else {
-    std::array<uint8_t, 16> v6;
-    std::memcpy(v6.data(), bytes, 16);
-    out.address.prefix.address = model::IpAddress::from_v6(v6);
-  }
-  out.address.prefix.length = ifa->ifa_prefixlen;
-  out.address.owned = attrs.proto && mnl_attr_get_u8(attrs.proto) == kKvlbAddressProto;
-  return out;
+std::optional<AddressChange> parse_address_change(const nlmsghdr& msg) {
+  if (msg.nlmsg_type != RTM_NEWADDR && msg.nlmsg_type != RTM_DELADDR) return std::nullopt;
+  auto parsed = parse_address_payload(msg);
+  if (!parsed) return std::nullopt;
+  return AddressChange{std::move(*parsed), msg.nlmsg_type == RTM_DELADDR};
 }
 
 std::optional<LinkInfo> parse_link(const nlmsghdr& msg) {
@@ -152,6 +164,14 @@ std::optional<LinkInfo> parse_link(const nlmsghdr& msg) {
     std::memcpy(out.mac.data(), mnl_attr_get_payload(hwaddr), out.mac.size());
   }
   return out;
+}
+
+std::optional<LinkChange> parse_link_change(const nlmsghdr& msg) {
+  if ((msg.nlmsg_type != RTM_NEWLINK && msg.nlmsg_type != RTM_DELLINK) ||
+      mnl_nlmsg_get_payload_len(&msg) < sizeof(ifinfomsg))
+    return std::nullopt;
+  const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(&msg));
+  return LinkChange{ifi->ifi_index, msg.nlmsg_type == RTM_DELLINK};
 }
 
 }  // namespace kvlb::kernel::rtnl

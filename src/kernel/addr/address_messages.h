@@ -37,6 +37,15 @@ struct AddressMessage {
 // An RTM_NEWADDR message; nullopt for other messages or families.
 std::optional<AddressMessage> parse_address(const nlmsghdr& msg);
 
+// What the kernel tells RTMGRP_IPV4_IFADDR / RTMGRP_IPV6_IFADDR listeners:
+// RTM_NEWADDR (an address added or changed, with its whole state) or
+// RTM_DELADDR (removed); nullopt for other messages or families.
+struct AddressChange {
+  AddressMessage address;
+  bool removed = false;
+};
+std::optional<AddressChange> parse_address_change(const nlmsghdr& msg);
+
 struct LinkInfo {
   int ifindex = 0;
   bool ethernet = false;  // ARPHRD_ETHER: announcements make sense
@@ -44,5 +53,13 @@ struct LinkInfo {
 };
 // An RTM_NEWLINK message; nullopt for other messages.
 std::optional<LinkInfo> parse_link(const nlmsghdr& msg);
+
+// What the kernel tells RTMGRP_LINK listeners: RTM_NEWLINK (a link added or
+// changed: name, address, state...) or RTM_DELLINK; nullopt for other messages.
+struct LinkChange {
+  int ifindex = 0;
+  bool removed = false;
+};
+std::optional<LinkChange> parse_link_change(const nlmsghdr& msg);
 
 }  // namespace kvlb::kernel::rtnl

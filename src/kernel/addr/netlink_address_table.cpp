@@ -1,5 +1,6 @@
 #include "kernel/addr/netlink_address_table.h"
 
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 
 #include <cerrno>
@@ -17,12 +18,52 @@ std::string vip_context(const char* verb, const model::IpAddress& vip, const std
 // unless something rewrites addresses in a tight loop.
 constexpr int kDumpAttempts = 3;
 
+// A cached link the kernel no longer knows by its index (deleted, maybe
+// recreated under the same name) is looked up again, once.
+constexpr int kLinkAttempts = 2;
+
+bool link_gone(const Status& st) { return !st && st.error().code.value() == ENODEV; }
+
 }  // namespace
 
 Result<std::unique_ptr<NetlinkAddressTable>> NetlinkAddressTable::open() {
   auto rtnl = RtnlSocket::open();
   if (!rtnl) return rtnl.error();
-  return std::unique_ptr<NetlinkAddressTable>(new NetlinkAddressTable(std::move(*rtnl)));
+  auto events = RtnlListener::open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
+  if (!events) return events.error();
+  return std::unique_ptr<NetlinkAddressTable>(new NetlinkAddressTable(std::move(*rtnl), std::move(*events)));
+}
+
+void NetlinkAddressTable::catch_up() {
+  auto st = events_->drain([&](const nlmsghdr& msg) {
+    if (auto change = rtnl::parse_address_change(msg)) {
+      auto known = addresses_.find(change->address.ifindex);
+      if (known == addresses_.end()) return;
+      const auto& address = change->address.address;
+      if (change->removed) known->second.erase(address.prefix);
+      else known->second[address.prefix] = address.owned;
+    } else if (auto change = rtnl::parse_link_change(msg)) {
+      // Renamed, readdressed, gone...: looked up again when next needed.
+      std::erase_if(links_, [&](const auto& entry) { return entry.second.ifindex == change->ifindex; });
+      if (change->removed) addresses_.erase(change->ifindex);
+    }
+  });
+  if (!st) {  // notifications were lost: nothing cached can be trusted
+    links_.clear();
+    addresses_.clear();
+  }
+}
+
+Result<rtnl::LinkInfo> NetlinkAddressTable::link(const std::string& ifname, const std::string& context) {
+  if (auto it = links_.find(ifname); it != links_.end()) return it->second;
+  auto found = find_link(ifname, context);
+  if (found) links_[ifname] = *found;
+  return found;
+}
+
+void NetlinkAddressTable::forget_link(const std::string& ifname, int ifindex) {
+  links_.erase(ifname);
+  addresses_.erase(ifindex);
 }
 
 Result<rtnl::LinkInfo> NetlinkAddressTable::find_link(const std::string& ifname, const std::string& context) {
@@ -41,7 +82,11 @@ Result<rtnl::LinkInfo> NetlinkAddressTable::find_link(const std::string& ifname,
   return *link;
 }
 
-Result<std::vector<InterfaceAddress>> NetlinkAddressTable::addresses_of(int ifindex, const std::string& context) {
+Result<std::vector<InterfaceAddress>> NetlinkAddressTable::read_addresses(int ifindex, const std::string& context) {
+  // Notifications queued from here on are applied on top of the dump by the
+  // next catch_up(): each carries the whole state of one address, in the
+  // kernel's order, so the last one for an address is its current state
+  // whether or not the dump already saw the change.
   for (int attempt = 1;; ++attempt) {
     std::vector<InterfaceAddress> found;
     uint32_t seq = rtnl_->next_seq();
@@ -49,53 +94,87 @@ Result<std::vector<InterfaceAddress>> NetlinkAddressTable::addresses_of(int ifin
       auto parsed = rtnl::parse_address(msg);
       if (parsed && parsed->ifindex == ifindex) found.push_back(parsed->address);
     });
-    if (st) return found;
+    if (st) {
+      auto& known = addresses_[ifindex];
+      known.clear();
+      for (const auto& address : found) known[address.prefix] = address.owned;
+      return found;
+    }
     if (st.error().code.value() != EINTR || attempt == kDumpAttempts) return st.error();
   }
 }
 
 Result<std::vector<InterfaceAddress>> NetlinkAddressTable::list(const std::string& ifname) {
   const std::string context = "list addresses on " + ifname;
-  auto link = find_link(ifname, context);
+  catch_up();
+  // The periodic full read also refreshes what is cached about the link.
+  if (auto it = links_.find(ifname); it != links_.end()) forget_link(ifname, it->second.ifindex);
+  auto link = this->link(ifname, context);
   if (!link) return link.error();
-  return addresses_of(link->ifindex, context);
+  return read_addresses(link->ifindex, context);
 }
 
 Status NetlinkAddressTable::add_vip(const std::string& ifname, const model::IpAddress& vip) {
   const std::string context = vip_context("add", vip, ifname);
-  auto link = find_link(ifname, context);
-  if (!link) return link.error();
-  uint32_t seq = rtnl_->next_seq();
-  ++writes_;
-  if (auto st = rtnl_->transact(rtnl::new_vip_request(seq, link->ifindex, vip), seq, context); !st)
-    return st;
-  if (auto st = send_announcement(*link, vip, vip_context("announce", vip, ifname)); !st) {
-    ++announce_failures_;
-    last_announce_error_ = st.error();
+  catch_up();
+  for (int attempt = 1;; ++attempt) {
+    const bool cached = links_.contains(ifname);
+    auto link = this->link(ifname, context);
+    if (!link) return link.error();
+    uint32_t seq = rtnl_->next_seq();
+    ++writes_;
+    auto st = rtnl_->transact(rtnl::new_vip_request(seq, link->ifindex, vip), seq, context);
+    if (cached && link_gone(st) && attempt < kLinkAttempts) {
+      forget_link(ifname, link->ifindex);
+      continue;
+    }
+    if (!st) return st;
+    if (auto sent = send_announcement(*link, vip, vip_context("announce", vip, ifname)); !sent) {
+      ++announce_failures_;
+      last_announce_error_ = sent.error();
+    }
+    return ok_status();
   }
-  return ok_status();
 }
 
 Status NetlinkAddressTable::delete_vip(const std::string& ifname, const model::IpAddress& vip) {
   const std::string context = vip_context("delete", vip, ifname);
-  auto link = find_link(ifname, context);
-  if (!link) return link.error();
-  // Delete only what kvlb added: the kernel itself ignores the tag on delete.
-  auto present = addresses_of(link->ifindex, context);
-  if (!present) return present.error();
+  catch_up();
   const model::IpPrefix host{vip, vip.max_prefix()};
-  for (const auto& address : *present) {
-    if (address.prefix == host && !address.owned)
+  for (int attempt = 1;; ++attempt) {
+    const bool cached = links_.contains(ifname);
+    auto link = this->link(ifname, context);
+    if (!link) return link.error();
+    // Delete only what kvlb added: the kernel itself ignores the tag on
+    // delete. The addresses known here are as current as the notifications
+    // just read, as the kernel queues each before it acks the change (and
+    // lost ones made catch_up() forget them all). One exception: an IPv6
+    // address added without DAD is notified a moment later, from the
+    // kernel's DAD work; so an address not known to be there is looked for
+    // in one dump before it is deleted. What remains is a change racing
+    // this very request, a window that a dump before each delete had too.
+    auto known = addresses_.find(link->ifindex);
+    if (known == addresses_.end() || !known->second.contains(host)) {
+      if (auto read = read_addresses(link->ifindex, context); !read) return read.error();
+      known = addresses_.find(link->ifindex);
+    }
+    if (auto it = known->second.find(host); it != known->second.end() && !it->second)
       return Error::from_errno(EPERM, context + ": address is not tagged as kvlb's");
+    uint32_t seq = rtnl_->next_seq();
+    ++writes_;
+    auto st = rtnl_->transact(rtnl::delete_vip_request(seq, link->ifindex, vip), seq, context);
+    if (cached && link_gone(st) && attempt < kLinkAttempts) {
+      forget_link(ifname, link->ifindex);
+      continue;
+    }
+    return st;
   }
-  uint32_t seq = rtnl_->next_seq();
-  ++writes_;
-  return rtnl_->transact(rtnl::delete_vip_request(seq, link->ifindex, vip), seq, context);
 }
 
 Status NetlinkAddressTable::announce(const std::string& ifname, const model::IpAddress& vip) {
   const std::string context = vip_context("announce", vip, ifname);
-  auto link = find_link(ifname, context);
+  catch_up();
+  auto link = this->link(ifname, context);
   if (!link) return link.error();
   return send_announcement(*link, vip, context);
 }

@@ -3,7 +3,14 @@
 // with kKvlbAddressProto, announced with gratuitous ARP / unsolicited NA.
 // Needs CAP_NET_ADMIN and CAP_NET_RAW; the kernel keeps IFA_PROTO since 5.18.
 // One object per thread: it holds one socket and reads its replies inline.
+//
+// An add or a delete costs one request, not a link lookup and an address
+// dump each: links and the addresses of an interface are cached, filled by
+// list() (which always reads the kernel afresh) or on first use, and kept
+// current by the kernel's notifications, which a second socket listens to
+// and which are read before every request.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,13 +50,27 @@ class NetlinkAddressTable final : public AddressTable {
   const std::optional<Error>& last_announce_error() const { return last_announce_error_; }
 
  private:
-  explicit NetlinkAddressTable(std::unique_ptr<RtnlSocket> rtnl) : rtnl_(std::move(rtnl)) {}
+  // prefix -> owned, for one interface.
+  using KnownAddresses = std::map<model::IpPrefix, bool>;
+
+  NetlinkAddressTable(std::unique_ptr<RtnlSocket> rtnl, std::unique_ptr<RtnlListener> events)
+      : rtnl_(std::move(rtnl)), events_(std::move(events)) {}
+  // Applies the kernel's notifications since the last call to the caches.
+  void catch_up();
+  // From the cache, else one RTM_GETLINK (then cached).
+  Result<rtnl::LinkInfo> link(const std::string& ifname, const std::string& context);
+  void forget_link(const std::string& ifname, int ifindex);
   Result<rtnl::LinkInfo> find_link(const std::string& ifname, const std::string& context);
-  Result<std::vector<InterfaceAddress>> addresses_of(int ifindex, const std::string& context);
+  // One dump; the addresses of ifindex are then kept as its KnownAddresses.
+  Result<std::vector<InterfaceAddress>> read_addresses(int ifindex, const std::string& context);
   Status send_announcement(const rtnl::LinkInfo& link, const model::IpAddress& vip,
                            const std::string& context);
 
   std::unique_ptr<RtnlSocket> rtnl_;
+  std::unique_ptr<RtnlListener> events_;  // link and address notifications
+  // Kept current by the notifications; forgotten when some were dropped.
+  std::map<std::string, rtnl::LinkInfo> links_;  // by interface name
+  std::map<int, KnownAddresses> addresses_;      // by ifindex
   PacketSender packets_;
   uint64_t writes_ = 0;
   uint64_t announcements_sent_ = 0;

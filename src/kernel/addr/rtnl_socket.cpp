@@ -12,6 +12,11 @@ namespace {
 // Dumps fill up to 32 KiB per read; a larger buffer never truncates them.
 constexpr std::size_t kReceiveBufferSize = 64 * 1024;
 
+// Room for about 2,500 address notifications between two drains (the kernel
+// doubles the size asked for); more, a burst of changes by another tool,
+// only costs the listener's user a fresh read.
+constexpr int kListenerQueueBytes = 1024 * 1024;
+
 }  // namespace
 
 Result<std::unique_ptr<RtnlSocket>> RtnlSocket::open() {
@@ -85,6 +90,49 @@ Status RtnlSocket::receive(uint32_t seq, bool is_dump, const std::string& contex
       if (on_message) on_message(*msg);
     }
   }
+}
+
+Result<std::unique_ptr<RtnlListener>> RtnlListener::open(uint32_t groups) {
+  mnl_socket* socket = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (!socket) return Error::from_errno(errno, "open rtnetlink listener");
+  if (mnl_socket_bind(socket, groups, MNL_SOCKET_AUTOPID) < 0) {
+    int err = errno;
+    mnl_socket_close(socket);
+    return Error::from_errno(err, "bind rtnetlink listener");
+  }
+  // Beyond net.core.rmem_max with CAP_NET_ADMIN; without it, as large as allowed.
+  int size = kListenerQueueBytes;
+  if (setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  std::unique_ptr<RtnlListener> out(new RtnlListener(socket));
+  out->receive_buffer_.resize(kReceiveBufferSize);
+  return out;
+}
+
+RtnlListener::~RtnlListener() { mnl_socket_close(socket_); }
+
+Status RtnlListener::drain(const RtnlSocket::MessageHandler& on_message) {
+  bool lost = false;
+  for (;;) {
+    ssize_t got = mnl_socket_recvfrom(socket_, receive_buffer_.data(), receive_buffer_.size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) {  // reported once; the notifications still queued follow
+        lost = true;
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return Error::from_errno(errno, "read rtnetlink notifications");
+    }
+    int remaining = static_cast<int>(got);
+    for (const auto* msg = reinterpret_cast<const nlmsghdr*>(receive_buffer_.data());
+         mnl_nlmsg_ok(msg, remaining); msg = mnl_nlmsg_next(msg, &remaining)) {
+      if (msg->nlmsg_type < NLMSG_MIN_TYPE) continue;  // no errors or acks come here
+      on_message(*msg);
+    }
+  }
+  if (lost) return Error::from_errno(ENOBUFS, "read rtnetlink notifications (some were dropped)");
+  return ok_status();
 }
 
 }  // namespace kvlb::kernel

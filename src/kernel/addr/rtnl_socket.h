@@ -52,4 +52,30 @@ class RtnlSocket {
   std::vector<uint8_t> receive_buffer_;
 };
 
+// An rtnetlink socket that only listens to the kernel's notifications of
+// the multicast groups it joined (RTMGRP_* bits), read without blocking: a
+// caller drains it to catch up with every change announced so far. The
+// kernel mostly queues a change's notification before it answers the
+// request that made it, so a change another process finished is in the
+// queue by then (exceptions are up to the user, e.g. NetlinkAddressTable).
+class RtnlListener {
+ public:
+  // Opens the socket in the calling thread's network namespace.
+  static Result<std::unique_ptr<RtnlListener>> open(uint32_t groups);
+  ~RtnlListener();
+  RtnlListener(const RtnlListener&) = delete;
+  RtnlListener& operator=(const RtnlListener&) = delete;
+
+  // Hands every queued notification to on_message, until the queue is
+  // empty. ENOBUFS (after draining the rest) when the kernel dropped some
+  // because the queue was full: whatever they would have told is unknown.
+  Status drain(const RtnlSocket::MessageHandler& on_message);
+
+ private:
+  explicit RtnlListener(mnl_socket* socket) : socket_(socket) {}
+
+  mnl_socket* socket_;
+  std::vector<uint8_t> receive_buffer_;
+};
+
 }  // namespace kvlb::kernel

@@ -36,7 +36,7 @@ class Bytes {
 };
 
 constexpr uint16_t kRequest = 0x1, kAck = 0x4, kDump = 0x300, kExcl = 0x200, kCreate = 0x400;
-constexpr uint16_t kNewAddr = 20, kDelAddr = 21, kGetAddr = 22, kGetLink = 18, kNewLink = 16;
+constexpr uint16_t kNewAddr = 20, kDelAddr = 21, kGetAddr = 22, kGetLink = 18, kNewLink = 16, kDelLink = 17;
 constexpr uint16_t kIfaAddress = 1, kIfaLocal = 2, kIfaFlags = 8, kIfaProto = 11;
 
 TEST(NewVipRequest, Ipv4HostAddressTaggedAsKvlb) {
@@ -122,6 +122,44 @@ TEST(ParseAddress, UntaggedOrOtherProtoIsForeign) {
 TEST(ParseAddress, IgnoresOtherMessages) {
   Message msg = delete_vip_request(1, 3, ip("20.20.20.1"));
   EXPECT_FALSE(parse_address(as_header(msg)));
+}
+
+TEST(ParseAddressChange, AddedOrRemoved) {
+  Bytes removed;  // what the kernel tells listeners when 20.20.20.1/32 (kvlb's) goes
+  removed.nlmsg(40, kDelAddr, 0, 0)
+      .u8({2, 32, 0x80, 0}).u32(3)
+      .attr_header(8, kIfaLocal).u8({20, 20, 20, 1})
+      .attr_header(5, kIfaProto).u8({0x6b, 0, 0, 0});
+  auto change = parse_address_change(as_header(removed.get()));
+  ASSERT_TRUE(change);
+  EXPECT_TRUE(change->removed);
+  EXPECT_EQ(change->address.ifindex, 3);
+  EXPECT_EQ(change->address.address.prefix, *model::IpPrefix::parse("20.20.20.1/32"));
+  EXPECT_TRUE(change->address.address.owned);
+  EXPECT_FALSE(parse_address(as_header(removed.get())));  // not an address that is there
+
+  Message added = new_vip_request(1, 4, ip("fd00::1"));
+  change = parse_address_change(as_header(added));
+  ASSERT_TRUE(change);
+  EXPECT_FALSE(change->removed);
+  EXPECT_EQ(change->address.ifindex, 4);
+  EXPECT_EQ(change->address.address.prefix, *model::IpPrefix::parse("fd00::1/128"));
+
+  Message link = get_link_request(1, "eth1");
+  EXPECT_FALSE(parse_address_change(as_header(link)));
+}
+
+TEST(ParseLinkChange, NewOrDeletedLink) {
+  for (uint16_t type : {kNewLink, kDelLink}) {
+    Bytes msg;
+    msg.nlmsg(32, type, 0, 0).u8({0, 0}).u16(1).u32(7).u32(0).u32(0);  // ifindex 7
+    auto change = parse_link_change(as_header(msg.get()));
+    ASSERT_TRUE(change) << type;
+    EXPECT_EQ(change->ifindex, 7);
+    EXPECT_EQ(change->removed, type == kDelLink);
+  }
+  Message address = new_vip_request(1, 7, ip("20.20.20.1"));
+  EXPECT_FALSE(parse_link_change(as_header(address)));
 }
 
 TEST(ParseLink, ReadsIndexAndMac) {

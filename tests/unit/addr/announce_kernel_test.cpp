@@ -136,6 +136,19 @@ TEST_F(AnnounceKernelTest, AnnounceRepeatsOnRequest) {
   EXPECT_EQ(missing.error().code.value(), ENODEV);
 }
 
+TEST_F(AnnounceKernelTest, AnnouncesFromTheCurrentMac) {
+  ASSERT_TRUE(table->add_vip("kv0", ip("20.20.20.1")));  // the interface is known now
+  must_run("ip link set kv0 address 02:00:00:00:00:42");
+  mac = kvlb::testing::mac_of("kv0");
+  ASSERT_EQ(mac, (MacAddress{0x02, 0, 0, 0, 0, 0x42}));
+  Capture capture("kv0");
+  ASSERT_TRUE(capture.ok());
+  ASSERT_TRUE(table->add_vip("kv0", ip("20.20.20.2")));
+  EXPECT_TRUE(capture.saw(garp_frame(mac, ip("20.20.20.2"))));
+  ASSERT_TRUE(table->announce("kv0", ip("fd00::1")));
+  EXPECT_TRUE(capture.saw(unsolicited_na(mac, ip("fd00::1"))));
+}
+
 TEST_F(AnnounceKernelTest, FailedAnnouncementDoesNotFailTheAdd) {
   must_run("ip link set kv0 down");  // frames cannot leave a down interface
   ASSERT_TRUE(table->add_vip("kv0", ip("20.20.20.1")));
