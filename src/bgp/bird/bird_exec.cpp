@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "util/child_process.h"
+#include "util/deadline.h"
 
 namespace kvlb::bgp {
 namespace {
@@ -20,11 +21,6 @@ using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxOutput = 1 << 20;  // more is dropped: `bird -p` prints one line
-
-int remaining_ms(SteadyClock::time_point deadline) {
-  const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
 
 int decode_wait_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);

@@ -13,6 +13,8 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include "util/deadline.h"
+#include "util/unique_fd.h"
 
 namespace kvlb::bgp {
 namespace {
@@ -27,25 +29,7 @@ constexpr std::string_view kShuttingDown = "Shutdown in progress";
 
 std::string errno_text(const char* call, int err) { return std::string(call) + ": " + std::strerror(err); }
 
-int remaining_ms(SteadyClock::time_point deadline) {
-  const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
-
 std::string ms_text(milliseconds d) { return std::to_string(d.count()) + " ms"; }
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
 
 // One connection to BIRD's CLI: the greeting, then commands one at a time.
 class Session {
@@ -64,7 +48,7 @@ class Session {
       return fail(Kind::BadArgument, "socket path empty or too long");
     std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
 
-    fd_ = std::make_unique<Fd>(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    fd_ = std::make_unique<UniqueFd>(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (fd_->get() < 0) return fail(Kind::Io, errno_text("socket", errno));
     while (::connect(fd_->get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
       const int err = errno;
@@ -141,7 +125,7 @@ class Session {
 
   std::string path_;
   std::string operation_;
-  std::unique_ptr<Fd> fd_;
+  std::unique_ptr<UniqueFd> fd_;
   BirdReplyReader reader_;
 };
 

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include "util/deadline.h"
+#include "util/unique_fd.h"
 
 namespace kvlb::ha {
 namespace {
@@ -21,24 +23,7 @@ using std::chrono::milliseconds;
 constexpr int kAllCommit = 46, kAllFlushCache = 45, kAllResyncMaster = 44, kSendBulk = 22, kRequestDump = 23,
               kResetTimers = 26, kStats = 21, kKill = 20;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 std::string errno_text(const char* call, int err) { return std::string(call) + ": " + std::strerror(err); }
-
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
 
 // One request on a fresh connection; the answer is everything up to the close.
 Result<std::string, ConntrackdError> exchange(const std::string& path, ConntrackdCommand command,
@@ -53,7 +38,7 @@ Result<std::string, ConntrackdError> exchange(const std::string& path, Conntrack
   if (path.size() >= sizeof address.sun_path) return fail(Kind::Failed, "socket path too long");
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
 
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return fail(Kind::Failed, errno_text("socket", errno));
   while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     const int err = errno;
