@@ -111,8 +111,15 @@ rounds() { # N
 	done
 	lab_wait_for "lab_ns lb1 ipvsadm -Sn | grep -q -- ':10099 '" 10 || lab_fail "many-ports not back"
 	kvlb_wait_synced
-	sleep 2.5  # a full resync, after which kvlbd returns freed memory to the system
+	# After a full resync kvlbd returns freed memory to the system: RSS is
+	# read once one has finished since the rounds (a fixed sleep sometimes
+	# read it just before, 20 MiB higher).
+	local reads
+	reads=$(full_reads)
+	lab_wait_for "[ \"\$(full_reads)\" -gt $reads ]" 10 || lab_fail "no full resync within 10 s"
+	sleep 0.3
 }
+full_reads() { lab_ns lb1 curl -s http://127.0.0.1:7711/metrics | awk '$1 == "kvlb_kernel_full_reads_total" {print int($2)}'; }
 # The allocator keeps freed memory of its per-thread arenas for reuse: RSS
 # climbs to a plateau over the first rounds (about 20 when measured outside
 # the lab), then stays. What kvlbd holds is checked exactly in the next step.
