@@ -129,14 +129,21 @@ TEST(KubeLive, LoadsKubeconfigAndListsServices) {
   EXPECT_EQ(access->server.rfind("https://127.0.0.1:", 0), 0u);  // an IP address: verified against the IP SAN
   auto api = make_kube_api(*access);
 
-  auto list = api->get("/api/v1/services");
-  ASSERT_TRUE(list.ok()) << list.error().describe();
-  EXPECT_EQ((*list)["kind"], "ServiceList");
-  EXPECT_FALSE((*list)["metadata"]["resourceVersion"].get<std::string>().empty());
+  // The API server creates default/kubernetes itself shortly after it
+  // starts serving: a freshly started one may not list it yet.
   bool found = false;
-  for (const auto& s : (*list)["items"])
-    found |= s["metadata"]["namespace"] == "default" && s["metadata"]["name"] == "kubernetes";
-  EXPECT_TRUE(found) << "default/kubernetes not listed";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    auto list = api->get("/api/v1/services");
+    ASSERT_TRUE(list.ok()) << list.error().describe();
+    EXPECT_EQ((*list)["kind"], "ServiceList");
+    EXPECT_FALSE((*list)["metadata"]["resourceVersion"].get<std::string>().empty());
+    for (const auto& s : (*list)["items"])
+      found |= s["metadata"]["namespace"] == "default" && s["metadata"]["name"] == "kubernetes";
+    if (found || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(found) << "default/kubernetes not listed within 10 s";
 
   // Who the server thinks we are: the certificate's or the token's user.
   auto review = api->post("/apis/authentication.k8s.io/v1/selfsubjectreviews",
