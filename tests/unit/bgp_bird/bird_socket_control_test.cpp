@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "unit/support/unix_listener.h"
 #include "bgp/bird/bird_socket_control.h"
 #include "bird_test_support.h"
 
@@ -39,12 +40,7 @@ class ScriptedBird {
   ScriptedBird(std::string path, std::function<Reply(const std::string&)> script,
                std::string greeting = "0001 BIRD 2.0.12 ready.\n")
       : path_(std::move(path)), script_(std::move(script)), greeting_(std::move(greeting)) {
-    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strcpy(address.sun_path, path_.c_str());
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::listen(listener_, 16);
+    listener_ = kvlb::testing::listen_unix(path_);
     thread_ = std::thread([this] { serve(); });
   }
   ~ScriptedBird() {

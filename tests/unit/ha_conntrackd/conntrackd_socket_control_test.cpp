@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "unit/support/unix_listener.h"
 #include "conntrackd_test_support.h"
 #include "ha/conntrackd/conntrackd_socket_control.h"
 
@@ -35,12 +36,7 @@ class ScriptedServer {
  public:
   explicit ScriptedServer(std::string path, std::function<Reply(int)> script)
       : path_(std::move(path)), script_(std::move(script)) {
-    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strcpy(address.sun_path, path_.c_str());
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::listen(listener_, 16);
+    listener_ = kvlb::testing::listen_unix(path_);
     thread_ = std::thread([this] { serve(); });
   }
   ~ScriptedServer() {
