@@ -193,13 +193,18 @@ void HaNode::stop() {
 
 void HaNode::wait_for_successors(std::set<std::string> instances) {
   // The caller removes this node's addresses next. Until a peer advertises
-  // itself MASTER of an instance, this node keeps forwarding its traffic, so
-  // a graceful stop costs no more than the peer's takeover.
-  constexpr auto kLimit = std::chrono::milliseconds(1000);
-  auto deadline = clock_.now() + kLimit;
-  while (!instances.empty() && clock_.now() < deadline) {
+  // that it serves an instance (MASTER, its VIPs up), this node keeps
+  // forwarding its traffic: a peer's first MASTER advert leaves before its
+  // takeover has added the VIPs, and letting go then would leave them
+  // unheld for the length of that takeover.
+  constexpr auto kNoMasterLimit = std::chrono::milliseconds(1000);
+  constexpr auto kTakeoverLimit = std::chrono::milliseconds(3000);
+  const auto started = clock_.now();
+  std::set<std::string> taking_over;  // a peer is MASTER, not yet serving
+  auto deadline = [&] { return started + (taking_over.empty() ? kNoMasterLimit : kTakeoverLimit); };
+  while (!instances.empty() && clock_.now() < deadline()) {
     pollfd pfd{advert_fd_, POLLIN, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline() - clock_.now());
     if (poll(&pfd, 1, static_cast<int>(std::max<int64_t>(left.count(), 1))) <= 0) continue;
     uint8_t buffer[512];
     sockaddr_storage from{};
@@ -209,11 +214,20 @@ void HaNode::wait_for_successors(std::set<std::string> instances) {
     if (!source) continue;
     std::lock_guard lock(mutex_);
     auto admission = gate_.admit(std::span<const uint8_t>(buffer, static_cast<std::size_t>(n)), *source);
-    if (admission.ok() && !admission->advert.probe && admission->advert.priority > 0)
-      instances.erase(admission->advert.instance);
+    if (!admission.ok() || admission->advert.probe || admission->advert.priority == 0) continue;
+    const auto& advert = admission->advert;
+    if (!instances.count(advert.instance)) continue;
+    if (!advert.serving) {
+      taking_over.insert(advert.instance);
+      continue;
+    }
+    instances.erase(advert.instance);
+    spdlog::info("ha: stopping: {} serves instance {} after {} ms", advert.sender.str(), advert.instance,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started).count());
   }
-  if (!instances.empty())
-    spdlog::warn("ha: stopping: no peer took over within {} ms; removing the addresses anyway", kLimit.count());
+  for (const auto& instance : instances)
+    spdlog::warn("ha: stopping: instance {}: {} within {} ms; removing the addresses anyway", instance,
+                 taking_over.count(instance) ? "the new MASTER did not finish its takeover" : "no peer took over", std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started).count());
 }
 
 void HaNode::run() {
@@ -369,6 +383,14 @@ void HaNode::send_to(int fd, const ha::Advert& advert, const model::IpAddress& t
   if (sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) ++send_errors_;
 }
 
+void HaNode::set_serving(const std::string& instance, uint64_t term) {
+  std::lock_guard lock(mutex_);
+  auto it = machines_.find(instance);
+  if (it == machines_.end()) return;
+  it->second->set_serving(term);
+  send_outgoing(*it->second);
+}
+
 std::vector<ha::RoleChange> HaNode::take_role_changes() {
   std::lock_guard lock(mutex_);
   return std::exchange(role_changes_, {});
@@ -420,6 +442,7 @@ nlohmann::json HaNode::status() const {
     auto stats = machine->stats();
     nlohmann::json i{{"name", name},
                      {"role", ha::to_string(machine->role())},
+                     {"serving", machine->serving()},
                      {"priority", machine->config().priority},
                      {"preempt", machine->config().preempt},
                      {"advertsSent", stats.adverts_sent},

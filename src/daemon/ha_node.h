@@ -52,8 +52,13 @@ class HaNode {
   // Binds the advert socket (and the sync probe socket) and starts the thread.
   Status start();
   // Masters send priority 0 so the peer takes over at once, and return once
-  // the peer advertises itself MASTER (at most a second later).
+  // the peer advertises that it serves the instance (its VIPs are up), so
+  // someone holds every VIP throughout. Gives up after a second without a
+  // peer MASTER, or three with one still taking over.
   void stop();
+  // The takeover of `instance` in mastership term `term` is done: its
+  // adverts say so (see ha::Mastership::set_serving).
+  void set_serving(const std::string& instance, uint64_t term);
 
   std::vector<ha::RoleChange> take_role_changes();
   std::vector<SyncLinkEvent> take_link_events();

@@ -42,6 +42,9 @@ HaRuntime::~HaRuntime() { stop(); }
 TakeoverHooks HaRuntime::hooks() {
   TakeoverHooks h;
   h.apply_holds = [this](const auto& holds) { return callbacks_.apply_holds(holds); };
+  h.serving = [this](const std::string& instance) {
+    if (auto it = terms_.find(instance); it != terms_.end()) node_->set_serving(instance, it->second);
+  };
   if (!settings_.sync.interface.empty())
     h.set_ipvs_sync = [this](bool master, bool backup) { return set_ipvs_sync(master, backup); };
   if (settings_.sync.conntrackd) {
@@ -146,7 +149,10 @@ void HaRuntime::on_wake() {
     spdlog::info("ha: instance {}: {} -> {}: {}", change.instance, ha::to_string(change.from),
                  ha::to_string(change.to), change.reason);
     TakeoverReport report;
-    if (change.to == ha::Role::Master) report = takeover_->become_master(change.instance, change.reason);
+    if (change.to == ha::Role::Master) {
+      terms_[change.instance] = change.term;
+      report = takeover_->become_master(change.instance, change.reason);
+    }
     else if (change.from == ha::Role::Master) report = takeover_->become_backup(change.instance, change.reason);
     else continue;
     if (report.hitless) spdlog::info("ha: {}", report.summary());

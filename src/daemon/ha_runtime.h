@@ -67,6 +67,7 @@ class HaRuntime {
   std::unique_ptr<ha::UnixSocketConntrackdControl> conntrackd_control_;
   std::unique_ptr<ha::ConntrackdProcess> conntrackd_process_;
   std::string conntrackd_error_;
+  std::map<std::string, uint64_t> terms_;  // instance -> mastership term of its latest takeover
   bool synced_ = false;
   bool stopped_ = false;
 };

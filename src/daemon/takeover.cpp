@@ -118,6 +118,7 @@ TakeoverReport Takeover::become_master(const std::string& instance, const std::s
   apply(report, "addresses");
   holds_[instance] = {true, false};
   apply(report, "open");
+  if (hooks_.serving) hooks_.serving(instance);
   // The sync daemons switch after traffic flows: stopping the backup daemon
   // waits for kernel threads, and the synced connections stay in the table.
   sync_daemons(report);

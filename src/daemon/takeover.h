@@ -2,7 +2,7 @@
 // Carries out role changes in the order that keeps connections alive
 // (DESIGN.md, "Hitless failover"). Taking over an instance:
 //   drop its VIPs' traffic -> conntrackd commit -> purge default-mode entries,
-//   repair SCTP NAT entries -> addresses + GARP -> lift the drop -> IPVS sync daemon to master
+//   repair SCTP NAT entries -> addresses + GARP -> lift the drop -> tell the peer -> IPVS sync daemon to master
 //   -> conntrackd flush/resync/bulk (these last two do not affect forwarding).
 // Stepping down: addresses first, then the sync daemons and conntrackd.
 // Each step is a hook, so tests assert the exact sequence with fakes.
@@ -35,6 +35,9 @@ struct TakeoverHooks {
   std::function<Result<std::size_t>(const std::string& instance)> purge_default_mode;
   // Fixes committed SCTP entries whose DNAT port conntrackd lost (see ConntrackWriter).
   std::function<Result<std::size_t>(const std::string& instance)> repair_nat_ports;
+  // The instance's VIPs are up and open: its adverts say so from now on (a
+  // stopping peer keeps its addresses until then). Empty: nothing to tell.
+  std::function<void(const std::string& instance)> serving;
   std::function<Status()> conntrackd_after_takeover;                 // flush, resync from kernel, bulk send
   std::function<Status(bool still_master)> conntrackd_after_stepdown;  // shorten timers unless still MASTER, request resync
 };

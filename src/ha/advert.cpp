@@ -18,6 +18,7 @@ constexpr std::size_t kSignedSize = kAdvertSize - kAdvertHmacSize;
 constexpr std::size_t kFramingSize = 8;  // magic, version, flags, length
 constexpr uint8_t kFlagSynced = 0x01;
 constexpr uint8_t kFlagProbe = 0x02;
+constexpr uint8_t kFlagServing = 0x04;
 
 // Field offsets (see the table in advert.h).
 constexpr std::size_t kOffVersion = 4, kOffFlags = 5, kOffLength = 6, kOffPriority = 8, kOffFamily = 9,
@@ -72,7 +73,8 @@ Bytes encode_advert(const Advert& advert, std::span<const uint8_t> key) {
   Bytes out(kAdvertSize, 0);
   std::copy(kMagic.begin(), kMagic.end(), out.begin());
   out[kOffVersion] = kAdvertVersion;
-  out[kOffFlags] = static_cast<uint8_t>((advert.synced ? kFlagSynced : 0) | (advert.probe ? kFlagProbe : 0));
+  out[kOffFlags] = static_cast<uint8_t>((advert.synced ? kFlagSynced : 0) | (advert.probe ? kFlagProbe : 0) |
+                                     (advert.serving ? kFlagServing : 0));
   put_be(&out[kOffLength], kAdvertSize, 2);
   out[kOffPriority] = advert.priority;
   out[kOffFamily] = static_cast<uint8_t>(advert.sender.family());
@@ -124,9 +126,10 @@ Result<Advert, AdvertDecodeError> decode_advert(std::span<const uint8_t> packet,
 
   Advert advert;
   uint8_t flags = p[kOffFlags];
-  if ((flags & ~(kFlagSynced | kFlagProbe)) != 0) return fail(AdvertError::BadField, "unknown flags");
+  if ((flags & ~(kFlagSynced | kFlagProbe | kFlagServing)) != 0) return fail(AdvertError::BadField, "unknown flags");
   advert.synced = (flags & kFlagSynced) != 0;
   advert.probe = (flags & kFlagProbe) != 0;
+  advert.serving = (flags & kFlagServing) != 0;
   advert.priority = p[kOffPriority];
   advert.interval_ms = static_cast<uint16_t>(get_be(p + kOffInterval, 2));
   if (advert.interval_ms == 0) return fail(AdvertError::BadField, "interval 0");

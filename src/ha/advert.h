@@ -9,7 +9,7 @@
 //   ------ ---- -----------------------------------------------------------
 //        0    4 magic "KVLB"
 //        4    1 version, 1
-//        5    1 flags: bit 0 synced, bit 1 probe; the other bits are zero
+//        5    1 flags: bit 0 synced, bit 1 probe, bit 2 serving; the other bits are zero
 //        6    2 total length, 108 (the HMAC included)
 //        8    1 priority (0 = the sender is stepping down)
 //        9    1 sender's address family: 4 or 6
@@ -50,6 +50,8 @@ struct Advert {
   bool synced = false;           // the sender's connection state is complete (reported;
                                  // preemption uses the local flag)
   bool probe = false;            // a sync-link liveness probe, not a mastership advert
+  bool serving = false;          // the sender is MASTER and its takeover is done: its VIPs
+                                 // are up and forwarding (a stopping peer waits for this)
   uint32_t config_digest = 0;    // hash of the sender's instance configuration (VIPs,
                                  // services); mismatches are reported
   bool operator==(const Advert&) const = default;

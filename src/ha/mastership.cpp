@@ -184,6 +184,13 @@ void Mastership::set_synced(bool synced) {
   maybe_preempt();
 }
 
+void Mastership::set_serving(uint64_t term) {
+  if (role_ != Role::Master || term != stats_.became_master || serving_) return;
+  serving_ = true;
+  queue_advert(config_.priority);
+  advert_at_ = clock_.now() + config_.interval;
+}
+
 void Mastership::set_fault(bool fault, std::string reason) {
   fault_ = fault;
   fault_reason_ = reason.empty() ? (fault ? "fault" : "fault cleared") : std::move(reason);
@@ -210,8 +217,8 @@ std::vector<RoleChange> Mastership::take_role_changes() { return std::exchange(c
 
 void Mastership::become_master(std::string reason) {
   clear_timers();
-  change_role(Role::Master, std::move(reason));
   ++stats_.became_master;
+  change_role(Role::Master, std::move(reason));
   stats_.master = config_.self;
   queue_advert(config_.priority);
   advert_at_ = clock_.now() + config_.interval;
@@ -226,8 +233,9 @@ void Mastership::become_backup(std::string reason) {
 }
 
 void Mastership::change_role(Role to, std::string reason) {
-  changes_.push_back(RoleChange{config_.name, role_, to, std::move(reason)});
+  changes_.push_back(RoleChange{config_.name, role_, to, std::move(reason), to == Role::Master ? stats_.became_master : 0});
   role_ = to;
+  serving_ = false;
 }
 
 void Mastership::queue_advert(uint8_t priority) {
@@ -237,6 +245,7 @@ void Mastership::queue_advert(uint8_t priority) {
   advert.interval_ms = static_cast<uint16_t>(config_.interval.count());
   advert.sender = config_.self;
   advert.synced = synced_;
+  advert.serving = serving_ && priority != 0;
   advert.config_digest = config_.config_digest;
   outgoing_.push_back(std::move(advert));
   ++stats_.adverts_sent;

@@ -57,6 +57,9 @@ struct RoleChange {
   // e.g. "master down: no advert for 361 ms", "higher priority 150 from 10.0.0.2",
   // "peer 10.0.0.2 stepped down (priority 0)", "preempting: priority 150 > 100 of 10.0.0.1, state synced"
   std::string reason;
+  // To Master: how many times this node has become MASTER of the instance,
+  // this change included (a takeover hands it back to set_serving()); else 0.
+  uint64_t term = 0;
   bool operator==(const RoleChange&) const = default;
 };
 
@@ -83,6 +86,12 @@ class Mastership {
   void on_timer();                    // call when clock.now() >= next_deadline()
   void stop();                        // Master: queues a priority-0 advert; -> Stopped
   void set_synced(bool synced);       // local connection state complete (gates preemption)
+  // The takeover of `term` is done (VIPs up, forwarding): from now on adverts
+  // say so, starting with one at once. A stopping peer removes its addresses
+  // only when it hears this, so the VIP is never unheld. Ignored unless still
+  // Master of that term.
+  void set_serving(uint64_t term);
+  bool serving() const { return serving_; }
   // E.g. the advert interface is down: Fault (no adverts, no VIPs); clearing
   // it -> Backup with the master-down timer armed. `reason` goes into the RoleChange.
   void set_fault(bool fault, std::string reason = {});
@@ -118,6 +127,7 @@ class Mastership {
   const Clock& clock_;
   Role role_ = Role::Init;
   bool synced_ = false;
+  bool serving_ = false;                             // Master: the takeover of this term is done
   bool fault_ = false;
   std::string fault_reason_;
   std::chrono::milliseconds master_interval_;        // the master's advert interval, as it advertises it

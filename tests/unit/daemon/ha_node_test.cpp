@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -83,17 +84,48 @@ TEST_F(HaNodeLoopback, HigherPriorityWinsAndTheOtherStaysBackupWhenSynced) {
   EXPECT_EQ(p.b->status()["adverts"]["badAuth"], 0);
 }
 
-TEST_F(HaNodeLoopback, GracefulStopHandsOverWithinTheSkew) {
+TEST_F(HaNodeLoopback, GracefulStopHandsOverWithinTheSkewAndLetsGoOnceThePeerServes) {
   Pair p(17714);
   ASSERT_TRUE(p.a->start().ok());
   ASSERT_TRUE(p.b->start().ok());
   ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 2s));
   ASSERT_TRUE(eventually([&] { return role(*p.b) == ha::Role::Backup; }, 1s));
+  p.b->take_role_changes();
   auto stopped_at = std::chrono::steady_clock::now();
-  p.a->stop();
+  std::atomic<bool> stop_returned{false};
+  std::thread stopper([&] {
+    p.a->stop();
+    stop_returned = true;
+  });
   ASSERT_TRUE(eventually([&] { return role(*p.b) == ha::Role::Master; }, 1s));
   // Priority 0: the skew (about 30 ms at 50 ms) instead of 3 intervals plus skew (180 ms).
   EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 120ms);
+  // The new MASTER's takeover is still running: the stopping node keeps its VIPs.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(stop_returned) << "let go before the peer served the instance";
+  auto changes = p.b->take_role_changes();
+  ASSERT_FALSE(changes.empty());
+  ASSERT_EQ(changes.back().to, ha::Role::Master);
+  auto served_at = std::chrono::steady_clock::now();
+  p.b->set_serving("default", changes.back().term);
+  EXPECT_TRUE(eventually([&] { return stop_returned.load(); }, 1s));
+  EXPECT_LT(std::chrono::steady_clock::now() - served_at, 100ms);
+  EXPECT_TRUE(p.b->status()["instances"][0]["serving"].get<bool>());
+  stopper.join();
+}
+
+TEST_F(HaNodeLoopback, GracefulStopGivesUpWhenThePeerNeverServes) {
+  Pair p(17722);
+  ASSERT_TRUE(p.a->start().ok());
+  ASSERT_TRUE(p.b->start().ok());
+  ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 2s));
+  ASSERT_TRUE(eventually([&] { return role(*p.b) == ha::Role::Backup; }, 1s));
+  auto stopped_at = std::chrono::steady_clock::now();
+  p.a->stop();  // the peer turns MASTER but never reports its takeover done
+  auto took = std::chrono::steady_clock::now() - stopped_at;
+  EXPECT_GE(took, 2900ms);
+  EXPECT_LT(took, 3500ms);
+  EXPECT_EQ(role(*p.b), ha::Role::Master);
 }
 
 TEST_F(HaNodeLoopback, AWrongKeyIsDroppedAndCounted) {

@@ -41,6 +41,7 @@ struct Recorder {
       log.push_back("repair " + instance);
       return std::size_t{1};
     };
+    h.serving = [this](const std::string& instance) { log.push_back("serving " + instance); };
     h.conntrackd_after_takeover = [this] {
       log.push_back("flush+resync+bulk");
       return ok_status();
@@ -61,8 +62,8 @@ TEST(Takeover, BecomingMasterDropsCommitsThenAddsAddressesThenOpens) {
   Takeover t(r.hooks(), clock);
   auto report = t.become_master("blue", "master down");
   EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+drop", "commit", "purge blue", "repair blue",
-                                             "apply blue+addr+drop", "apply blue+addr", "ipvs-sync master",
-                                             "flush+resync+bulk"}));
+                                             "apply blue+addr+drop", "apply blue+addr", "serving blue",
+                                             "ipvs-sync master", "flush+resync+bulk"}));
   EXPECT_EQ(report.step_names(),
             (std::vector<std::string>{"drop", "conntrackd commit", "purge default-mode (3)", "repair sctp nat (1)",
                                       "addresses", "open", "ipvs-sync master", "conntrackd resync"}));
@@ -92,7 +93,7 @@ TEST(Takeover, ActiveActiveKeepsTheOtherInstanceAndBothSyncDaemons) {
   r.log.clear();
   t.become_master("green", "");
   EXPECT_EQ(r.log[0], "apply blue+addr green+drop");
-  EXPECT_EQ(r.log[6], "ipvs-sync master");
+  EXPECT_EQ(r.log[7], "ipvs-sync master");
   r.log.clear();
   t.become_backup("green", "");
   EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+addr", "ipvs-sync master backup", "request-resync"}));

@@ -74,10 +74,20 @@ TEST(AdvertCodec, RoundTripV6WithEveryFlagAndExtremes) {
   a.sequence = UINT64_MAX;
   a.synced = true;
   a.probe = true;
+  a.serving = true;
   a.config_digest = UINT32_MAX;
   auto decoded = decode_advert(encode_advert(a, key()), key());
   ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
   EXPECT_EQ(*decoded, a);
+}
+
+TEST(AdvertCodec, ServingIsFlagBitTwo) {
+  auto a = sample_advert();
+  a.synced = true;
+  a.serving = true;
+  EXPECT_EQ(encode_advert(a, key())[5], 0x05);
+  a.synced = false;
+  EXPECT_EQ(encode_advert(a, key())[5], 0x04);
 }
 
 TEST(AdvertCodec, RoundTripEveryNameCharacterClass) {

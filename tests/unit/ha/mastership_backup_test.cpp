@@ -46,7 +46,7 @@ TEST_F(MastershipTest, AloneBecomesMasterAfterMasterDown) {
   run(m, 1ms);
   EXPECT_EQ(m.role(), Role::Master);
   EXPECT_EQ(m.take_role_changes(), (std::vector<RoleChange>{
-                                       {"web-1", Role::Backup, Role::Master, "master down: no advert for 361 ms"}}));
+                                       {"web-1", Role::Backup, Role::Master, "master down: no advert for 361 ms", 1}}));
   auto sent = m.take_outgoing();
   ASSERT_EQ(sent.size(), 1u);
   Advert want;
@@ -133,7 +133,7 @@ TEST_F(MastershipTest, PreemptWaitsUntilSynced) {
   m.set_synced(true);
   EXPECT_EQ(m.role(), Role::Master);
   EXPECT_EQ(m.take_role_changes().back(),
-            (RoleChange{"web-1", Role::Backup, Role::Master, "preempting: priority 150 > 100 of 10.0.0.2, state synced"}));
+            (RoleChange{"web-1", Role::Backup, Role::Master, "preempting: priority 150 > 100 of 10.0.0.2, state synced", 1}));
   auto sent = m.take_outgoing();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(sent[0].synced);

@@ -26,6 +26,43 @@ TEST_F(MastershipTest, MasterStepsDownForAStrongerMaster) {
   EXPECT_EQ(m.next_deadline(), clock_.now() + 360937us);
 }
 
+TEST_F(MastershipTest, ServingIsAdvertisedAtOnceForTheCurrentTermOnly) {
+  Mastership m(config(), clock_);
+  m.start();
+  run(m, 400ms);
+  ASSERT_EQ(m.role(), Role::Master);
+  auto changes = m.take_role_changes();
+  ASSERT_EQ(changes.back().term, 1u);
+  auto first = m.take_outgoing();
+  ASSERT_FALSE(first.empty());
+  EXPECT_FALSE(first.front().serving) << "adverts before the takeover is done must not claim the VIPs";
+  m.set_serving(1);
+  auto now = m.take_outgoing();
+  ASSERT_EQ(now.size(), 1u) << "the peer waiting to let go must hear it at once";
+  EXPECT_TRUE(now[0].serving);
+  EXPECT_TRUE(m.serving());
+  // Split brain lost, then won again: the first term's report is stale.
+  m.on_advert(from_peer(150));
+  ASSERT_EQ(m.role(), Role::Backup);
+  EXPECT_FALSE(m.serving());
+  run(m, 400ms);
+  ASSERT_EQ(m.role(), Role::Master);
+  EXPECT_EQ(m.take_role_changes().back().term, 2u);
+  m.take_outgoing();
+  m.set_serving(1);
+  EXPECT_TRUE(m.take_outgoing().empty());
+  EXPECT_FALSE(m.serving());
+  m.set_serving(2);
+  EXPECT_TRUE(m.serving());
+  // Stepping down is never "serving".
+  m.take_outgoing();
+  m.stop();
+  auto last = m.take_outgoing();
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].priority, 0);
+  EXPECT_FALSE(last[0].serving);
+}
+
 TEST_F(MastershipTest, MasterStepsDownForEqualPriorityHigherAddress) {
   Mastership m(config(), clock_);
   m.start();
