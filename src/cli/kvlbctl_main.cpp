@@ -82,6 +82,10 @@ void print_ha(const json& h) {
   std::cout << kvlb::cli::render_table({"INSTANCE", "ROLE", "PRIORITY", "PREEMPT", "MASTER", "TAKEOVERS", "LAST CHANGE"},
                                        rows);
   std::cout << "node:      " << text(h["address"]) << ", synced " << text(h["synced"]) << "\n";
+  for (const auto& i : h["instances"])
+    if (i.value("peerConfigDiffers", false))
+      std::cout << "WARNING:   instance " << text(i["name"])
+                << ": the peer's services or floating addresses differ from this node's\n";
   const auto& a = h["adverts"];
   std::cout << "adverts:   " << text(a["accepted"]) << " accepted; dropped: " << text(a["malformed"]) << " malformed, "
             << text(a["badAuth"]) << " bad auth, " << text(a["replayed"]) << " replayed, " << text(a["unknownPeer"])

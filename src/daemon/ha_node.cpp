@@ -291,9 +291,7 @@ void HaNode::handle_datagram(int fd) {
       continue;
     }
     const auto& advert = admission->advert;
-    if (admission->config_mismatch)
-      spdlog::warn("ha: instance {}: {} has a different configuration (digest {:08x})", advert.instance,
-                   advert.sender.str(), advert.config_digest);
+    note_peer_configuration(advert, admission->config_mismatch);
     if (advert.probe && fd == probe_fd_) {
       last_probe_heard_ = clock_.now();
       if (!probes_since_) probes_since_ = last_probe_heard_;
@@ -305,6 +303,28 @@ void HaNode::handle_datagram(int fd) {
     }
     if (auto it = machines_.find(advert.instance); it != machines_.end()) it->second->on_advert(advert);
   }
+}
+
+void HaNode::note_peer_configuration(const ha::Advert& advert, bool mismatch) {
+  // Logged when it starts, changes or ends, not for every advert: in a
+  // cluster the two nodes see a Service change moments apart.
+  if (advert.probe) return;
+  if (mismatch) {
+    auto [it, fresh] = peer_mismatch_.try_emplace(advert.instance, advert.config_digest);
+    if (!fresh && it->second == advert.config_digest) return;
+    it->second = advert.config_digest;
+    spdlog::warn("ha: instance {}: {} has a different configuration (its digest {:08x}): its services or floating "
+                 "addresses differ from this node's", advert.instance, advert.sender.str(), advert.config_digest);
+  } else if (peer_mismatch_.erase(advert.instance)) {
+    spdlog::info("ha: instance {}: {} has the same configuration again", advert.instance, advert.sender.str());
+  }
+}
+
+void HaNode::set_digests(const std::map<std::string, uint32_t>& digests) {
+  std::lock_guard lock(mutex_);
+  gate_.set_digests(digests);
+  for (auto& [name, machine] : machines_)
+    if (auto it = digests.find(name); it != digests.end()) machine->set_config_digest(it->second);
 }
 
 void HaNode::send_outgoing(ha::Mastership& machine) {
@@ -443,6 +463,7 @@ nlohmann::json HaNode::status() const {
     nlohmann::json i{{"name", name},
                      {"role", ha::to_string(machine->role())},
                      {"serving", machine->serving()},
+                     {"peerConfigDiffers", peer_mismatch_.count(name) > 0},
                      {"priority", machine->config().priority},
                      {"preempt", machine->config().preempt},
                      {"advertsSent", stats.adverts_sent},

@@ -62,6 +62,9 @@ class HaNode {
 
   std::vector<ha::RoleChange> take_role_changes();
   std::vector<SyncLinkEvent> take_link_events();
+  // The desired state changed: adverts carry, and compare against, these
+  // instance digests (see instance_digests).
+  void set_digests(const std::map<std::string, uint32_t>& digests);
   // This node's connection state is complete (gates preemption).
   void set_synced(bool synced);
   std::map<std::string, ha::Role> roles() const;
@@ -75,6 +78,7 @@ class HaNode {
   void run();
   void wait_for_successors(std::set<std::string> instances);
   void handle_datagram(int fd);
+  void note_peer_configuration(const ha::Advert& advert, bool mismatch);
   void send_outgoing(ha::Mastership& machine);
   bool looking_for_master() const;
   void send_hello_if_due();
@@ -99,6 +103,7 @@ class HaNode {
   std::vector<SyncLinkEvent> link_events_;
   std::map<std::string, std::string> last_reason_;  // instance -> reason of its last role change
   std::map<std::string, std::string> last_drop_;    // reason -> detail of the last dropped advert
+  std::map<std::string, uint32_t> peer_mismatch_;   // instance -> the differing digest last reported
   bool synced_ = false;
 
   // Sync link liveness, from the peer's probes over the sync link.

@@ -172,6 +172,10 @@ void HaRuntime::on_wake() {
   }
 }
 
+void HaRuntime::desired_changed(const model::DesiredState& desired) {
+  node_->set_digests(instance_digests(desired));
+}
+
 void HaRuntime::tick() {
   if (conntrackd_process_ && settings_.sync.manage_conntrackd)
     for (const auto& line : conntrackd_process_->poll()) spdlog::warn("ha: {}", line);
@@ -224,6 +228,7 @@ std::string HaRuntime::metrics() const {
   for (const auto& i : s["instances"]) {
     std::string labels = "instance=\"" + i["name"].get<std::string>() + "\"";
     line("kvlb_ha_master", labels, i["role"] == "MASTER" ? 1 : 0);
+    line("kvlb_ha_peer_config_differs", labels, i["peerConfigDiffers"].get<bool>() ? 1 : 0);
     line("kvlb_ha_became_master_total", labels, i["becameMaster"].get<double>());
   }
   for (const auto& [reason, value] : s["adverts"].items()) line("kvlb_ha_adverts_total", "kind=\"" + reason + "\"", value.get<double>());

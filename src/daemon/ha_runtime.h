@@ -42,6 +42,8 @@ class HaRuntime {
   // conntrackd (when managed), the advert thread, and every instance as BACKUP.
   Status start();
   void on_wake();
+  // The desired state changed: the instance digests in adverts follow it.
+  void desired_changed(const model::DesiredState& desired);
   void tick();
   // Graceful: priority 0 to the peer, then this node's addresses go.
   void stop();

@@ -234,6 +234,7 @@ int main(int argc, char** argv) {
     bird = std::make_unique<bgp::UnixSocketBirdControl>(options);
     bgp = std::make_unique<daemon::BgpRuntime>(desired->bgp, *bird, clock);
   }
+  std::unique_ptr<daemon::HaRuntime> ha;  // created below, once the first desired state is set
   auto set_desired = [&](const model::DesiredState& file) {
     model::DesiredState effective = file;
     effective.holds = holds;
@@ -251,11 +252,11 @@ int main(int argc, char** argv) {
       for (const auto& [instance, hold] : holds) master_of[instance] = hold.addresses;
       bgp->update(effective, master_of);
     }
+    if (ha) ha->desired_changed(effective);
     controller.set_desired(std::move(effective));
   };
   set_desired(*desired);
 
-  std::unique_ptr<daemon::HaRuntime> ha;
   int ha_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (desired->ha.enabled && !once) {
     daemon::HaCallbacks callbacks;

@@ -76,4 +76,9 @@ Admission AdvertGate::admit(std::span<const uint8_t> packet, const model::IpAddr
   return Accepted{std::move(advert), mismatch};
 }
 
+void AdvertGate::set_digests(const std::map<std::string, uint32_t>& digests) {
+  for (auto& [name, digest] : config_.instances)
+    if (auto it = digests.find(name); it != digests.end()) digest = it->second;
+}
+
 }  // namespace kvlb::ha

@@ -66,6 +66,8 @@ class AdvertGate {
   Admission admit(std::span<const uint8_t> packet, const model::IpAddress& source);
 
   const Counters& counters() const { return counters_; }
+  // The local digests after a configuration change (instances stay the same).
+  void set_digests(const std::map<std::string, uint32_t>& digests);
 
  private:
   // Sequences are tracked per sender, instance and kind: adverts and probes

@@ -92,6 +92,9 @@ class Mastership {
   // Master of that term.
   void set_serving(uint64_t term);
   bool serving() const { return serving_; }
+  // The instance's configuration changed (services, floating addresses):
+  // adverts carry the new digest.
+  void set_config_digest(uint32_t digest) { config_.config_digest = digest; }
   // E.g. the advert interface is down: Fault (no adverts, no VIPs); clearing
   // it -> Backup with the master-down timer armed. `reason` goes into the RoleChange.
   void set_fault(bool fault, std::string reason = {});

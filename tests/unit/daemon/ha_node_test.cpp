@@ -128,6 +128,21 @@ TEST_F(HaNodeLoopback, GracefulStopGivesUpWhenThePeerNeverServes) {
   EXPECT_EQ(role(*p.b), ha::Role::Master);
 }
 
+TEST_F(HaNodeLoopback, APeerConfiguredDifferentlyIsReportedUntilItsConfigurationAgrees) {
+  Pair p(17724);
+  ASSERT_TRUE(p.a->start().ok());
+  ASSERT_TRUE(p.b->start().ok());
+  ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 2s));
+  auto differs = [](daemon::HaNode& node) { return node.status()["instances"][0]["peerConfigDiffers"].get<bool>(); };
+  EXPECT_FALSE(differs(*p.b));
+  p.a->set_digests({{"default", 2}});  // the MASTER's services changed, the BACKUP's not yet
+  ASSERT_TRUE(eventually([&] { return differs(*p.b); }, 1s));
+  EXPECT_GT(p.b->status()["adverts"]["configMismatch"].get<uint64_t>(), 0u);
+  p.b->set_digests({{"default", 2}});
+  EXPECT_TRUE(eventually([&] { return !differs(*p.b); }, 1s));
+  EXPECT_EQ(role(*p.b), ha::Role::Backup) << "a differing configuration is reported, never acted on";
+}
+
 TEST_F(HaNodeLoopback, AWrongKeyIsDroppedAndCounted) {
   Pair p(17716);
   p.b = std::make_unique<daemon::HaNode>(settings("10.77.0.12", "10.77.0.11", "10.77.0.22", "10.77.0.21", 100, 17716),
