@@ -50,10 +50,11 @@ ha_topology() {
 		EOF
 	fi
 	# SCTP's RTO.min is 1 s by default (RFC 4960): any outage, however
-	# short, would stall an association for a second. The drill's client
-	# retransmits like TCP does (200 ms), so the stall shows the failover.
+	# short, would stall an association for a second. Both ends of the
+	# drill's associations (the client, and the endpoints that send the
+	# echoes) retransmit like TCP does (200 ms), so the stall shows the failover.
 	modprobe sctp 2>/dev/null || true
-	nsenter --net=/run/netns/client sysctl -qw net.sctp.rto_min=200
+	for ns in client "${LAB_BACKENDS[@]}"; do nsenter --net="/run/netns/$ns" sysctl -qw net.sctp.rto_min=200; done
 	for n in 1 2; do
 		ip -n "lb$n" -batch - <<-EOF || lab_fail "lb$n setup"
 			addr add 10.0.9.$n/24 dev eth1
@@ -90,7 +91,8 @@ ha_routes() {
 
 # ha_config NS PRIORITY [PREEMPT]: kvlbd's config for lb1 or lb2, written at
 # once (a running kvlbd never reads half of it); the function named in
-# HA_CONFIG_MORE, if any, adds sections (it gets NS).
+# HA_CONFIG_MORE, if any, adds sections (it gets NS), and the one named in
+# HA_INSTANCES_MORE more instances, one "- {...}" line each (it gets NS).
 ha_config() {
 	local ns=$1 n=${1#lb} priority=$2 preempt=${3:-false} peer=$((3 - ${1#lb}))
 	mkdir -p "$LAB_OUT/$ns"
@@ -104,6 +106,7 @@ ha_config() {
 		echo "  intervalMs: ${HA_INTERVAL_MS:-100}"
 		echo "  instances:"
 		echo "    - {name: default, priority: $priority, preempt: $preempt, floatingAddresses: [10.0.2.1]}"
+		if [[ -n ${HA_INSTANCES_MORE:-} ]]; then "$HA_INSTANCES_MORE" "$ns" | sed 's/^/    /'; fi
 		echo "  sync:"
 		echo "    interface: sync0"
 		echo "    address: 10.99.0.$n"
@@ -141,17 +144,17 @@ ha_start() {
 	lab_wait_for "kvlb_ctl $ns get status" 10 || { tail -30 "$LAB_OUT/kvlbd-$ns.log" >&2; lab_fail "kvlbd in $ns did not start"; }
 }
 
-# ha_role NS: the role of instance "default" in NS (MASTER, BACKUP, ...).
+# ha_role NS [INSTANCE]: the role of the instance ("default") in NS (MASTER, BACKUP, ...).
 ha_role() {
 	kvlb_ctl "$1" get ha -o json 2>/dev/null | "$LAB_PYTHON" -c '
 import json, sys
 for i in json.load(sys.stdin)["instances"]:
-    if i["name"] == "default": print(i["role"])'
+    if i["name"] == sys.argv[1]: print(i["role"])' "${2:-default}"
 }
 
-ha_wait_role() { # NS ROLE [TIMEOUT]
-	lab_wait_for "[ \"\$(ha_role $1)\" = $2 ]" "${3:-10}" ||
-		{ kvlb_ctl "$1" get ha >&2; tail -30 "$LAB_OUT/kvlbd-$1.log" >&2; lab_fail "$1 is not $2"; }
+ha_wait_role() { # NS ROLE [TIMEOUT [INSTANCE]]
+	lab_wait_for "[ \"\$(ha_role $1 ${4:-default})\" = $2 ]" "${3:-10}" ||
+		{ kvlb_ctl "$1" get ha >&2; tail -30 "$LAB_OUT/kvlbd-$1.log" >&2; lab_fail "$1 is not $2 of ${4:-default}"; }
 }
 
 # ha_became_master NS: how often instance "default" in NS has become MASTER
@@ -280,7 +283,8 @@ verdict() {
 }
 
 # ha_dump_on_failure (a cleanup hook; sees lab_cleanup's $rc): each node's
-# `kvlbctl get ha -o json` and sync daemons, for a failed run to be diagnosed.
+# `kvlbctl get ha -o json`, sync daemons, IPVS connections and conntrack
+# entries, for a failed run to be diagnosed.
 ha_dump_on_failure() {
 	[ "${rc:-0}" != 0 ] || return 0
 	local ns
@@ -289,6 +293,10 @@ ha_dump_on_failure() {
 			kvlb_ctl "$ns" get ha -o json
 			ip netns exec "$ns" ipvsadm -L --daemon
 			ip -n "$ns" addr show dev eth1
+			echo "# ipvsadm -Lnc"
+			ip netns exec "$ns" ipvsadm -Lnc
+			echo "# conntrack -L"
+			ip netns exec "$ns" conntrack -L
 		} >"$LAB_OUT/ha-$ns.txt" 2>&1 || true
 	done
 	echo "lab: HA state in $LAB_OUT/ha-lb1.txt, ha-lb2.txt"
