@@ -99,13 +99,17 @@ sleep 4
 drill flap 70
 for i in 1 2 3 4 5; do
 	if [ "$(ha_role lb1)" = MASTER ]; then master=lb1 backup=lb2; else master=lb2 backup=lb1; fi
+	# What the taking-over node knows beforehand, and has after (for a failed run).
+	lab_ns "$backup" ipvsadm -Lnc >"$LAB_OUT/flap-$i-$backup-before.txt" 2>&1 || true
 	mark flap "failover-$i"
 	kill "${HA_PID[$master]}"
 	wait "${HA_PID[$master]}" 2>/dev/null || true
 	ha_wait_role "$backup" MASTER 3
+	sleep 1
+	{ lab_ns "$backup" ipvsadm -Lnc; lab_ns "$backup" conntrack -L -p sctp; } >"$LAB_OUT/flap-$i-$backup-after.txt" 2>&1 || true
 	ha_start "$master"
 	ha_wait_role "$master" BACKUP 10
-	sleep 6
+	sleep 5
 done
 drill_end flap
 verdict flap 1000
