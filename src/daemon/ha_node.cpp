@@ -23,6 +23,10 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kProbeInterval = 200ms;
+// How long a starting node waits for a MASTER at least (see
+// ha::InstanceConfig::startup_wait): its hellos are answered within a round
+// trip, so this costs nothing unless the node is alone.
+constexpr auto kStartupWait = 1000ms;
 // No probe over the sync link for this long raises the alarm (the issue's
 // bound is 5 s; 15 missed probes rule out a few lost datagrams).
 constexpr auto kSyncLinkTimeout = 3s;
@@ -141,6 +145,7 @@ HaNode::HaNode(model::HaSettings settings, ha::Bytes key, std::map<std::string, 
     config.preempt_delay = std::chrono::milliseconds(inst.preempt_delay_ms);
     config.self = *settings_.address;
     config.config_digest = digests[inst.name];
+    config.startup_wait = kStartupWait;
     machines_[inst.name] = std::make_unique<ha::Mastership>(config, clock_);
   }
 }

@@ -34,6 +34,7 @@ std::optional<std::string> check_instance_config(const InstanceConfig& config) {
   if (config.interval.count() < 1 || config.interval.count() > 65535)
     return "interval must be 1..65535 ms (got " + std::to_string(config.interval.count()) + ")";
   if (config.preempt_delay.count() < 0) return "preempt delay must not be negative";
+  if (config.startup_wait.count() < 0) return "startup wait must not be negative";
   if (!config.self.is_usable_unicast()) return "own advert address " + config.self.str() + " is not a unicast address";
   return std::nullopt;
 }
@@ -67,6 +68,7 @@ void Mastership::start() {
   }
   master_interval_ = config_.interval;
   become_backup("started");
+  master_down_at_ = std::max(master_down_at_, clock_.now() + config_.startup_wait);
 }
 
 bool Mastership::beats_me(const Advert& advert) const {

@@ -11,7 +11,8 @@
 //   down timer running meanwhile;
 // - a Master answers a weaker Master's advert at once, so a split brain ends
 //   within one interval (plus the link delay) of the link healing;
-// - a Master answers a starting peer's hello at once (see on_hello);
+// - a Master answers a starting peer's hello at once (see on_hello), and a
+//   starting Backup waits at least startup_wait for a MASTER;
 // - a Master entering Fault sends a priority-0 advert (if the link can still
 //   carry it, the peer takes over within its skew time instead of 3 intervals).
 #include <chrono>
@@ -38,6 +39,12 @@ struct InstanceConfig {
   std::chrono::milliseconds preempt_delay{0};
   model::IpAddress self;                     // this node's advert address
   uint32_t config_digest = 0;
+  // A starting Backup waits at least this long for a MASTER before its first
+  // master-down: the answer to its hello (or the MASTER's next advert) may
+  // take longer than 3 short intervals on a loaded node, and a node that
+  // claims the instance for lack of news takes it from a healthy MASTER.
+  // Zero: the master-down interval alone, as RFC 5798.
+  std::chrono::milliseconds startup_wait{0};
 };
 
 // The first thing wrong with `config` ("priority 0 is reserved for stepping

@@ -32,6 +32,21 @@ TEST_F(MastershipTest, ConfigChecks) {
   EXPECT_EQ(check_instance_config(c), "own advert address 0.0.0.0 is not a unicast address");
 }
 
+TEST_F(MastershipTest, AStartingBackupWaitsTheStartupWaitOnlyOnce) {
+  auto c = config();
+  c.startup_wait = 1000ms;
+  Mastership m(c, clock_);
+  m.start();
+  EXPECT_EQ(m.next_deadline(), clock_.now() + 1000ms);
+  run(m, 999ms);
+  EXPECT_EQ(m.role(), Role::Backup);
+  // A MASTER heard: the usual master-down from then on.
+  m.on_advert(from_peer(150));
+  EXPECT_EQ(m.next_deadline(), clock_.now() + 360937us);
+  run(m, 361ms);
+  EXPECT_EQ(m.role(), Role::Master);
+}
+
 TEST_F(MastershipTest, AloneBecomesMasterAfterMasterDown) {
   Mastership m(config(), clock_);
   EXPECT_EQ(m.role(), Role::Init);
