@@ -879,7 +879,7 @@ lab_step "summary"
 	row("takeovers without a kill (load)", [num(len(impls[n]["unexplained_takeovers"])) for n in names])
 	row("drills set up again (flows did not come up)", [num(impls[n]["setup_failures"]) for n in names])
 	row("drill loop lag in kill windows max; skipped", [f"{num(impls[n]['loop_lag_in_window_max_ms'])}; {impls[n]['skipped_sends']}" for n in names])
-	out.append("  (*) kvlbd: its \"MASTER in\" log line (drop, conntrackd commit, purge, addresses, open, sync daemons); "
+	out.append("  (*) kvlbd: its \"MASTER in\" log line (drop, conntrackd commit, SCTP repair, addresses, open, sync daemons); "
 	           "keepalived: notify_master's conntrackd commit (-c) returned")
 	out.append("  per target: worst stall per drill p50/p99/max; resets; not resumed")
 	for tg in sorted({tg for n in names for tg in impls[n]["by_target"]}, key=lambda s: int(s.split(":")[-1].split("/")[0])):

@@ -49,13 +49,9 @@ TakeoverHooks HaRuntime::hooks() {
     h.set_ipvs_sync = [this](bool master, bool backup) { return set_ipvs_sync(master, backup); };
   if (settings_.sync.conntrackd) {
     h.conntrackd_commit = [this] { return conntrackd(conntrackd_control_->commit()); };
-    h.purge_default_mode = [this](const std::string& instance) -> Result<std::size_t> {
-      if (!conntrack_writer_) return Error::invalid("conntrack purge: ctnetlink not open");
-      return conntrack_writer_->purge(callbacks_.default_mode_services(instance));
-    };
     h.repair_nat_ports = [this](const std::string& instance) -> Result<std::size_t> {
       if (!conntrack_writer_) return Error::invalid("conntrack repair: ctnetlink not open");
-      auto endpoints = callbacks_.sctp_nat_endpoints(instance);
+      auto endpoints = callbacks_.sctp_endpoints(instance);
       if (endpoints.empty()) return std::size_t{0};
       return conntrack_writer_->repair_dnat_ports(endpoints);
     };
@@ -100,7 +96,7 @@ Status HaRuntime::start() {
   if (settings_.sync.conntrackd) {
     auto writer = kernel::NetfilterConntrackWriter::open();
     if (writer.ok()) conntrack_writer_ = std::move(*writer);
-    else spdlog::error("ha: conntrack purge unavailable: {}", writer.error().describe());
+    else spdlog::error("ha: SCTP entry repair unavailable: {}", writer.error().describe());
     ha::ConntrackdSettings cs;
     cs.sync_interface = settings_.sync.interface;
     cs.local_sync_address = settings_.sync.address->str();

@@ -1,6 +1,6 @@
 #pragma once
 // kvlbd's HA wiring: mastership (HaNode), the ordered takeover, the IPVS
-// sync daemons, conntrackd (config, process, socket) and the conntrack purge.
+// sync daemons, conntrackd (config, process, socket) and the SCTP entry repair.
 // The main loop calls on_wake() when the HA thread queued something and
 // tick() now and then; everything here runs on the main loop's thread,
 // except HaNode's own advert thread.
@@ -26,11 +26,10 @@ struct HaCallbacks {
   std::function<void()> notify;  // from the HA thread: wake the main loop
   // Reconcile with these holds; an error if anything failed.
   std::function<Status(const std::map<std::string, model::InstanceHold>&)> apply_holds;
-  // The instance's default-mode services (their conntrack entries are purged at takeover).
-  std::function<std::set<kernel::ConnKey>(const std::string& instance)> default_mode_services;
-  // The instance's SCTP services with netfilter NAT (onearm, fullnat): endpoint address -> port.
+  // The instance's SCTP services, every NAT mode: endpoint address -> port
+  // (their committed conntrack entries are repaired at takeover).
   std::function<std::map<kernel::ConnKey, std::map<model::IpAddress, uint16_t>>(const std::string& instance)>
-      sctp_nat_endpoints;
+      sctp_endpoints;
 };
 
 class HaRuntime {

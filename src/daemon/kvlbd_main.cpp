@@ -275,20 +275,12 @@ int main(int argc, char** argv) {
       if (!report.errors.empty()) return Error::invalid(report.errors.front());
       return ok_status();
     };
-    callbacks.default_mode_services = [&](const std::string& instance) {
-      std::set<kernel::ConnKey> keys;
-      auto add = [&](const model::Service& svc) {
-        if (svc.instance == instance && svc.mode == model::NatMode::Default)
-          keys.insert({svc.key.protocol, svc.key.vip, svc.key.port});
-      };
-      for (const auto& svc : file_state->services) add(svc);
-      for (const auto& svc : cluster_services) add(svc);
-      return keys;
-    };
-    callbacks.sctp_nat_endpoints = [&](const std::string& instance) {
+    callbacks.sctp_endpoints = [&](const std::string& instance) {
       std::map<kernel::ConnKey, std::map<model::IpAddress, uint16_t>> out;
       auto add = [&](const model::Service& svc) {
-        if (svc.instance != instance || svc.mode == model::NatMode::Default || svc.key.protocol != model::Protocol::Sctp)
+        // Every NAT mode: conntrackd commits a default-mode flow's entry as a
+        // DNAT too (IPVS rewrote its reply), with the same lost port.
+        if (svc.instance != instance || svc.key.protocol != model::Protocol::Sctp)
           return;
         auto& ports = out[{svc.key.protocol, svc.key.vip, svc.key.port}];
         for (const auto& ep : svc.endpoints) ports[ep.ip] = ep.port;

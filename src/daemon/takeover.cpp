@@ -110,8 +110,6 @@ TakeoverReport Takeover::become_master(const std::string& instance, const std::s
   // 2. Connection state: conntrack's (IPVS's own table is already filled by
   // the backup sync daemon).
   if (hooks_.conntrackd_commit) step(report, "conntrackd commit", hooks_.conntrackd_commit, true);
-  if (hooks_.purge_default_mode)
-    counted_step(report, "purge default-mode", [&] { return hooks_.purge_default_mode(instance); });
   if (hooks_.repair_nat_ports) counted_step(report, "repair sctp nat", [&] { return hooks_.repair_nat_ports(instance); });
   // 3. Only then the addresses (with GARP / NA), and the drop is lifted last.
   holds_[instance] = {true, true};

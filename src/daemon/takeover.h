@@ -1,8 +1,8 @@
 #pragma once
 // Carries out role changes in the order that keeps connections alive
 // (DESIGN.md, "Hitless failover"). Taking over an instance:
-//   drop its VIPs' traffic -> conntrackd commit -> purge default-mode entries,
-//   repair SCTP NAT entries -> addresses + GARP -> lift the drop -> tell the peer -> IPVS sync daemon to master
+//   drop its VIPs' traffic -> conntrackd commit -> repair SCTP entries
+//   -> addresses + GARP -> lift the drop -> tell the peer -> IPVS sync daemon to master
 //   -> conntrackd flush/resync/bulk (these last two do not affect forwarding).
 // Stepping down: addresses first, then the sync daemons and conntrackd.
 // Each step is a hook, so tests assert the exact sequence with fakes.
@@ -30,9 +30,6 @@ struct TakeoverHooks {
   std::function<Status(bool master, bool backup)> set_ipvs_sync;
   // conntrackd's external cache into the kernel; returns when done. Empty: no conntrackd.
   std::function<Status()> conntrackd_commit;
-  // Deletes conntrack entries of the instance's default-mode (IPVS-masqueraded)
-  // services: committed copies clash with IPVS's own conntrack handling.
-  std::function<Result<std::size_t>(const std::string& instance)> purge_default_mode;
   // Fixes committed SCTP entries whose DNAT port conntrackd lost (see ConntrackWriter).
   std::function<Result<std::size_t>(const std::string& instance)> repair_nat_ports;
   // The instance's VIPs are up and open: its adverts say so from now on (a

@@ -11,16 +11,6 @@ Result<std::vector<kernel::ConnEntry>> FakeConntrack::list() {
   return entries;
 }
 
-Result<std::size_t> FakeConntrack::purge(const std::set<kernel::ConnKey>& services) {
-  purges_.push_back(services);
-  if (purge_failure) return *purge_failure;
-  const auto removed = std::erase_if(entries, [&](const kernel::ConnEntry& entry) {
-    return services.contains(kernel::original_destination(entry));
-  });
-  purged_entries_ += removed;
-  return static_cast<std::size_t>(removed);
-}
-
 kernel::ConnEntry& FakeConntrack::add(model::Protocol protocol, std::string_view client, uint16_t client_port,
                                       std::string_view vip, uint16_t vip_port) {
   auto parse = [](std::string_view text) {

@@ -1,10 +1,7 @@
 #pragma once
-// Deletes connection tracking entries (ctnetlink) on a node taking over.
-// conntrackd commits every synced entry to the kernel, but an entry of an
-// IPVS-masqueraded ("default" NAT mode) service carries the reply tuple from
-// before IPVS's rewrite: it clashes with IPVS's own conntrack handling, so
-// every packet of the flow is dropped (insert_failed). IPVS's sync carries
-// those flows; their committed conntrack entries must go.
+// Changes connection tracking entries (ctnetlink) on a node taking over:
+// conntrackd commits every synced entry to the kernel, but cannot carry all
+// of an entry (see repair_dnat_ports).
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -30,11 +27,6 @@ inline ConnKey original_destination(const ConnEntry& entry) { return {entry.prot
 class ConntrackWriter {
  public:
   virtual ~ConntrackWriter() = default;
-  // Deletes every entry whose original destination (address, port, protocol)
-  // is one of `services`; returns how many were deleted. Entries that vanish
-  // on their own meanwhile (expired, closed) are not errors and not counted.
-  virtual Result<std::size_t> purge(const std::set<ConnKey>& services) = 0;
-
   // conntrackd does not carry the destination port rewrite of SCTP entries:
   // committed, an entry DNATs to the endpoint's address but keeps the
   // service's port, and the endpoint answers with an ABORT. Re-creates every

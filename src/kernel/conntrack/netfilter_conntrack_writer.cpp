@@ -35,10 +35,6 @@ int collect_matching(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* 
 // A dump that races with table changes can fail transiently; start over.
 constexpr int kDumpAttempts = 3;
 
-std::string describe(const ConnKey& key) {
-  return key.vip.with_port(key.port) + "/" + std::string(model::to_string(key.protocol));
-}
-
 }  // namespace
 
 Result<std::unique_ptr<NetfilterConntrackWriter>> NetfilterConntrackWriter::open() {
@@ -67,36 +63,6 @@ Result<std::size_t> NetfilterConntrackWriter::dump_matching(const std::set<ConnK
   }
   for (auto& ct : matching) out.push_back(ct.release());
   return out.size();
-}
-
-Result<std::size_t> NetfilterConntrackWriter::purge(const std::set<ConnKey>& services) {
-  if (services.empty()) return std::size_t{0};
-  std::vector<nf_conntrack*> raw;
-  if (auto dumped = dump_matching(services, raw); !dumped.ok()) return dumped.error();
-  std::vector<ConntrackPtr> matching;
-  for (auto* ct : raw) matching.emplace_back(ct);
-
-  std::size_t deleted = 0, failed = 0;
-  int first_error = 0;
-  std::string first_failure;
-  for (const auto& ct : matching) {
-    if (nfct_query(handle_, NFCT_Q_DESTROY, ct.get()) == 0) {
-      ++deleted;
-      continue;
-    }
-    const int err = errno;
-    if (err == ENOENT) continue;  // expired or deleted meanwhile: already gone
-    if (failed++ == 0) {
-      first_error = err;
-      auto key = original_destination_of(ct.get());
-      first_failure = key ? describe(*key) : "?";
-    }
-  }
-  if (failed > 0)
-    return Error::from_errno(first_error, "purge conntrack: " + std::to_string(failed) + " of " +
-                                              std::to_string(matching.size()) + " entries not deleted (first: " +
-                                              first_failure + "), " + std::to_string(deleted) + " deleted");
-  return deleted;
 }
 
 }  // namespace kvlb::kernel

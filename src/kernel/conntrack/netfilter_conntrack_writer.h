@@ -1,7 +1,7 @@
 #pragma once
 // ConntrackWriter over ctnetlink (libnetfilter_conntrack), in the network
-// namespace it was opened in. Its own handle: a purge never interleaves with
-// a reader's dump. Not thread-safe (one handle, one purge at a time).
+// namespace it was opened in. Its own handle: a repair never interleaves with
+// a reader's dump. Not thread-safe (one handle, one repair at a time).
 #include <memory>
 
 #include "kernel/conntrack/conntrack_writer.h"
@@ -18,10 +18,6 @@ class NetfilterConntrackWriter final : public ConntrackWriter {
   NetfilterConntrackWriter(const NetfilterConntrackWriter&) = delete;
   NetfilterConntrackWriter& operator=(const NetfilterConntrackWriter&) = delete;
 
-  // One dump of the whole table (IPv4 and IPv6), then one delete per matching
-  // entry, by its tuple and id (so an entry created meanwhile with the same
-  // tuple is left alone). An empty `services` touches nothing.
-  Result<std::size_t> purge(const std::set<ConnKey>& services) override;
   // Deletes each wrong entry and creates it again as conntrackd's commit
   // does (original tuple, SNAT and DNAT, protocol state, timeout), with the
   // endpoint's port.

@@ -191,181 +191,20 @@ TEST_F(ConntrackKernelTest, EmptyTableIsAnEmptyList) {
   EXPECT_TRUE(entries->empty());
 }
 
-// ---- purge ----
+// ---- the writer ----
 
-// One flow as an IPVS-masqueraded service's entry looks: client -> VIP in
-// the original direction, endpoint -> client in the reply direction.
-struct Flow {
-  const char* protocol;
-  const char* client;
-  uint16_t client_port;
-  const char* vip;
-  uint16_t vip_port;
-  const char* endpoint;
-  uint16_t endpoint_port;
-
-  // As conntrack -L shows the original tuple.
-  std::string str() const {
-    return std::string(protocol) + " " + client + ":" + std::to_string(client_port) + " -> " + vip + ":" +
-           std::to_string(vip_port);
-  }
-};
-
-class ConntrackPurgeKernelTest : public kvlb::testing::NetnsTest {
+class ConntrackWriterKernelTest : public kvlb::testing::NetnsTest {
  protected:
   void SetUp() override {
     NetnsTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    if (kvlb::testing::run("command -v conntrack >/dev/null") != 0) GTEST_SKIP() << "needs the conntrack CLI";
     auto opened = NetfilterConntrackWriter::open();
     ASSERT_TRUE(opened) << opened.error().describe();
     writer = std::move(*opened);
   }
 
-  // conntrack -I, as conntrackd's commit would create it; false when the
-  // kernel refuses (a protocol its conntrack lacks).
-  static bool insert(const Flow& f) {
-    std::string command = std::string("conntrack -I -p ") + f.protocol + " -s " + f.client + " -d " + f.vip +
-                          " --sport " + std::to_string(f.client_port) + " --dport " + std::to_string(f.vip_port) +
-                          " --reply-src " + f.endpoint + " --reply-dst " + f.client + " --reply-port-src " +
-                          std::to_string(f.endpoint_port) + " --reply-port-dst " + std::to_string(f.client_port) +
-                          " -t 300";
-    if (std::string(f.protocol) == "tcp") command += " --state ESTABLISHED";
-    if (std::string(f.protocol) == "sctp") command += " --state ESTABLISHED --orig-vtag 1 --reply-vtag 2";
-    return kvlb::testing::run(command + " >/dev/null 2>&1") == 0;
-  }
-
-  // The original tuple of every entry conntrack -L shows, both families.
-  static std::set<std::string> listed() {
-    std::set<std::string> out;
-    std::istringstream lines(kvlb::testing::output_of("{ conntrack -L -f ipv4; conntrack -L -f ipv6; } 2>/dev/null"));
-    std::string line;
-    while (std::getline(lines, line)) {
-      auto field = [&](const std::string& name) {
-        auto at = line.find(" " + name + "=");
-        if (at == std::string::npos) return std::string("?");
-        at += name.size() + 2;
-        return line.substr(at, line.find(' ', at) - at);
-      };
-      out.insert(line.substr(0, line.find(' ')) + " " + field("src") + ":" + field("sport") + " -> " + field("dst") +
-                 ":" + field("dport"));
-    }
-    return out;
-  }
-
   std::unique_ptr<NetfilterConntrackWriter> writer;
 };
-
-TEST_F(ConntrackPurgeKernelTest, DeletesOnlyEntriesOfTheGivenServicesInBothFamilies) {
-  const std::vector<Flow> doomed = {
-      {"tcp", "10.0.0.9", 40000, "20.20.20.1", 80, "10.0.1.11", 8080},
-      {"tcp", "10.0.0.10", 40001, "20.20.20.1", 80, "10.0.1.12", 8080},  // a second client of the same service
-      {"udp", "10.0.0.9", 40002, "20.20.20.1", 53, "10.0.1.11", 5353},
-      {"tcp", "fd00::9", 40004, "fd00::1", 80, "fd01::11", 8080},
-  };
-  const std::vector<Flow> kept = {
-      {"tcp", "10.0.0.9", 40005, "20.20.20.1", 443, "10.0.1.11", 8443},  // same VIP, other port
-      {"udp", "10.0.0.9", 40006, "20.20.20.1", 80, "10.0.1.11", 8080},   // same VIP:port, other protocol
-      {"tcp", "10.0.0.9", 40007, "20.20.20.2", 80, "10.0.1.11", 8080},   // other VIP, same port
-      {"udp", "fd00::9", 40008, "fd00::1", 53, "fd01::11", 5353},        // other family's VIP, same port
-      // The VIP:port only as the source (and so the reply destination).
-      {"tcp", "20.20.20.1", 80, "10.0.0.9", 40009, "10.0.0.9", 40009},
-  };
-  for (const auto& flow : doomed) ASSERT_TRUE(insert(flow)) << flow.str();
-  for (const auto& flow : kept) ASSERT_TRUE(insert(flow)) << flow.str();
-  std::set<std::string> expected_kept, all;
-  for (const auto& flow : kept) expected_kept.insert(flow.str());
-
-  // SCTP: only where the kernel's conntrack has it (it may lack it even when
-  // it has IPVS); TCP and UDP are checked either way.
-  std::set<ConnKey> services{{model::Protocol::Tcp, ip("20.20.20.1"), 80},
-                             {model::Protocol::Udp, ip("20.20.20.1"), 53},
-                             {model::Protocol::Tcp, ip("fd00::1"), 80},
-                             {model::Protocol::Sctp, ip("20.20.20.1"), 9999}};
-  std::size_t expected_purged = doomed.size();
-  const Flow sctp_doomed{"sctp", "10.0.0.9", 40003, "20.20.20.1", 9999, "10.0.1.11", 9999};
-  const Flow sctp_kept{"sctp", "10.0.0.9", 40010, "20.20.20.2", 9999, "10.0.1.11", 9999};
-  if (insert(sctp_doomed)) {
-    ASSERT_TRUE(insert(sctp_kept));
-    ++expected_purged;
-    expected_kept.insert(sctp_kept.str());
-  } else {
-    std::cout << "[ note ] this kernel's conntrack refuses SCTP entries: SCTP purge not checked here\n";
-  }
-  all = listed();
-  ASSERT_EQ(all.size(), expected_purged + expected_kept.size()) << ::testing::PrintToString(all);
-
-  // The reader keeps its own handle and still works alongside.
-  auto reader = NetfilterConntrackReader::open();
-  ASSERT_TRUE(reader) << reader.error().describe();
-
-  auto purged = writer->purge(services);
-  ASSERT_TRUE(purged) << purged.error().describe();
-  EXPECT_EQ(*purged, expected_purged);
-  EXPECT_EQ(listed(), expected_kept);
-  auto entries = (*reader)->list();
-  ASSERT_TRUE(entries) << entries.error().describe();
-  EXPECT_EQ(entries->size(), expected_kept.size());
-
-  // Again: nothing left to delete, nothing else touched.
-  purged = writer->purge(services);
-  ASSERT_TRUE(purged) << purged.error().describe();
-  EXPECT_EQ(*purged, 0u);
-  EXPECT_EQ(listed(), expected_kept);
-}
-
-TEST_F(ConntrackPurgeKernelTest, NoServicesOrAnEmptyTableDeleteNothing) {
-  auto purged = writer->purge({{model::Protocol::Tcp, ip("20.20.20.1"), 80}});
-  ASSERT_TRUE(purged) << purged.error().describe();
-  EXPECT_EQ(*purged, 0u);
-
-  const Flow flow{"tcp", "10.0.0.9", 40000, "20.20.20.1", 80, "10.0.1.11", 8080};
-  ASSERT_TRUE(insert(flow));
-  purged = writer->purge({});
-  ASSERT_TRUE(purged) << purged.error().describe();
-  EXPECT_EQ(*purged, 0u);
-  EXPECT_EQ(listed(), std::set<std::string>{flow.str()});
-}
-
-// Thousands of entries: a dump of many messages, one delete per match.
-TEST_F(ConntrackPurgeKernelTest, ThousandsOfEntries) {
-  nfct_handle* handle = nfct_open(CONNTRACK, 0);
-  ASSERT_NE(handle, nullptr);
-  auto create = [&](uint32_t client, uint16_t client_port, uint16_t vip_port) {
-    std::unique_ptr<nf_conntrack, decltype(&nfct_destroy)> ct(nfct_new(), &nfct_destroy);
-    const uint32_t vip = htonl(0x14141401);  // 20.20.20.1
-    const uint32_t endpoint = htonl(0x0a00010b);  // 10.0.1.11
-    for (auto attr : {ATTR_ORIG_L3PROTO, ATTR_REPL_L3PROTO}) nfct_set_attr_u8(ct.get(), attr, AF_INET);
-    for (auto attr : {ATTR_ORIG_L4PROTO, ATTR_REPL_L4PROTO}) nfct_set_attr_u8(ct.get(), attr, IPPROTO_TCP);
-    nfct_set_attr_u32(ct.get(), ATTR_ORIG_IPV4_SRC, htonl(client));
-    nfct_set_attr_u32(ct.get(), ATTR_ORIG_IPV4_DST, vip);
-    nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_SRC, htons(client_port));
-    nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_DST, htons(vip_port));
-    nfct_set_attr_u32(ct.get(), ATTR_REPL_IPV4_SRC, endpoint);
-    nfct_set_attr_u32(ct.get(), ATTR_REPL_IPV4_DST, htonl(client));
-    nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_SRC, htons(8080));
-    nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_DST, htons(client_port));
-    nfct_set_attr_u8(ct.get(), ATTR_TCP_STATE, TCP_CONNTRACK_ESTABLISHED);
-    nfct_set_attr_u32(ct.get(), ATTR_TIMEOUT, 300);
-    return nfct_query(handle, NFCT_Q_CREATE, ct.get()) == 0;
-  };
-  constexpr int kDoomed = 3000, kKept = 1000;
-  for (int i = 0; i < kDoomed + kKept; ++i)
-    ASSERT_TRUE(create(0x0a000000 + static_cast<uint32_t>(i / 1000 + 1), static_cast<uint16_t>(10000 + i % 1000),
-                       i < kDoomed ? 80 : 443))
-        << i << ": " << std::strerror(errno);
-  nfct_close(handle);
-
-  const auto start = std::chrono::steady_clock::now();
-  auto purged = writer->purge({{model::Protocol::Tcp, ip("20.20.20.1"), 80}});
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(purged) << purged.error().describe();
-  EXPECT_EQ(*purged, static_cast<std::size_t>(kDoomed));
-  auto left = listed();
-  EXPECT_EQ(left.size(), static_cast<std::size_t>(kKept));
-  EXPECT_TRUE(std::all_of(left.begin(), left.end(), [](const std::string& e) { return e.ends_with(":443"); }));
-  std::cout << "[ timing ] purge of " << kDoomed << " of " << kDoomed + kKept << " entries: " << ms << " ms\n";
-}
 
 // ---- SCTP DNAT port repair ----
 
@@ -395,7 +234,7 @@ bool create_committed_sctp(uint16_t client_port) {
   return ok;
 }
 
-TEST_F(ConntrackPurgeKernelTest, RepairsTheDnatPortOfCommittedSctpEntries) {
+TEST_F(ConntrackWriterKernelTest, RepairsTheDnatPortOfCommittedSctpEntries) {
   if (!create_committed_sctp(40001)) GTEST_SKIP() << "this kernel's conntrack refuses SCTP NAT entries";
   auto entry = [] { return kvlb::testing::output_of("conntrack -L -p sctp 2>/dev/null"); };
   // libnetfilter_conntrack encodes NAT ports for TCP and UDP only: the DNAT

@@ -33,10 +33,6 @@ struct Recorder {
       if (commit_fails) return Error::invalid("conntrackd commit (-c): not running");
       return ok_status();
     };
-    h.purge_default_mode = [this](const std::string& instance) -> Result<std::size_t> {
-      log.push_back("purge " + instance);
-      return std::size_t{3};
-    };
     h.repair_nat_ports = [this](const std::string& instance) -> Result<std::size_t> {
       log.push_back("repair " + instance);
       return std::size_t{1};
@@ -61,11 +57,11 @@ TEST(Takeover, BecomingMasterDropsCommitsThenAddsAddressesThenOpens) {
   ManualClock clock;
   Takeover t(r.hooks(), clock);
   auto report = t.become_master("blue", "master down");
-  EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+drop", "commit", "purge blue", "repair blue",
+  EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+drop", "commit", "repair blue",
                                              "apply blue+addr+drop", "apply blue+addr", "serving blue",
                                              "ipvs-sync master", "flush+resync+bulk"}));
   EXPECT_EQ(report.step_names(),
-            (std::vector<std::string>{"drop", "conntrackd commit", "purge default-mode (3)", "repair sctp nat (1)",
+            (std::vector<std::string>{"drop", "conntrackd commit", "repair sctp nat (1)",
                                       "addresses", "open", "ipvs-sync master", "conntrackd resync"}));
   EXPECT_TRUE(report.hitless);
   EXPECT_EQ(t.holds().at("blue"), (model::InstanceHold{true, false}));
@@ -93,7 +89,7 @@ TEST(Takeover, ActiveActiveKeepsTheOtherInstanceAndBothSyncDaemons) {
   r.log.clear();
   t.become_master("green", "");
   EXPECT_EQ(r.log[0], "apply blue+addr green+drop");
-  EXPECT_EQ(r.log[7], "ipvs-sync master");
+  EXPECT_EQ(r.log[6], "ipvs-sync master");
   r.log.clear();
   t.become_backup("green", "");
   EXPECT_EQ(r.log, (std::vector<std::string>{"apply blue+addr", "ipvs-sync master backup", "request-resync"}));
