@@ -114,61 +114,62 @@ Result<std::vector<InterfaceAddress>> NetlinkAddressTable::list(const std::strin
   return read_addresses(link->ifindex, context);
 }
 
-Status NetlinkAddressTable::add_vip(const std::string& ifname, const model::IpAddress& vip) {
-  const std::string context = vip_context("add", vip, ifname);
+Result<rtnl::LinkInfo> NetlinkAddressTable::write_vip(const std::string& ifname, const model::IpAddress& vip,
+                                                      const std::string& context, VipRequest build,
+                                                      const std::function<Status(const rtnl::LinkInfo&)>& check) {
   catch_up();
   for (int attempt = 1;; ++attempt) {
     const bool cached = links_.contains(ifname);
     auto link = this->link(ifname, context);
     if (!link) return link.error();
+    if (check)
+      if (auto st = check(*link); !st) return st.error();
     uint32_t seq = rtnl_->next_seq();
     ++writes_;
-    auto st = rtnl_->transact(rtnl::new_vip_request(seq, link->ifindex, vip), seq, context);
+    auto st = rtnl_->transact(build(seq, link->ifindex, vip), seq, context);
     if (cached && link_gone(st) && attempt < kLinkAttempts) {
       forget_link(ifname, link->ifindex);
       continue;
     }
-    if (!st) return st;
-    if (auto sent = send_announcement(*link, vip, vip_context("announce", vip, ifname)); !sent) {
-      ++announce_failures_;
-      last_announce_error_ = sent.error();
-    }
-    return ok_status();
+    if (!st) return st.error();
+    return *link;
   }
+}
+
+Status NetlinkAddressTable::add_vip(const std::string& ifname, const model::IpAddress& vip) {
+  auto link = write_vip(ifname, vip, vip_context("add", vip, ifname), rtnl::new_vip_request);
+  if (!link) return link.error();
+  if (auto sent = send_announcement(*link, vip, vip_context("announce", vip, ifname)); !sent) {
+    ++announce_failures_;
+    last_announce_error_ = sent.error();
+  }
+  return ok_status();
 }
 
 Status NetlinkAddressTable::delete_vip(const std::string& ifname, const model::IpAddress& vip) {
   const std::string context = vip_context("delete", vip, ifname);
-  catch_up();
   const model::IpPrefix host{vip, vip.max_prefix()};
-  for (int attempt = 1;; ++attempt) {
-    const bool cached = links_.contains(ifname);
-    auto link = this->link(ifname, context);
-    if (!link) return link.error();
-    // Delete only what kvlb added: the kernel itself ignores the tag on
-    // delete. The addresses known here are as current as the notifications
-    // just read, as the kernel queues each before it acks the change (and
-    // lost ones made catch_up() forget them all). One exception: an IPv6
-    // address added without DAD is notified a moment later, from the
-    // kernel's DAD work; so an address not known to be there is looked for
-    // in one dump before it is deleted. What remains is a change racing
-    // this very request, a window that a dump before each delete had too.
-    auto known = addresses_.find(link->ifindex);
+  // Delete only what kvlb added: the kernel itself ignores the tag on
+  // delete. The addresses known here are as current as the notifications
+  // just read, as the kernel queues each before it acks the change (and
+  // lost ones made catch_up() forget them all). One exception: an IPv6
+  // address added without DAD is notified a moment later, from the
+  // kernel's DAD work; so an address not known to be there is looked for
+  // in one dump before it is deleted. What remains is a change racing
+  // this very request, a window that a dump before each delete had too.
+  auto tagged_or_absent = [&](const rtnl::LinkInfo& link) -> Status {
+    auto known = addresses_.find(link.ifindex);
     if (known == addresses_.end() || !known->second.contains(host)) {
-      if (auto read = read_addresses(link->ifindex, context); !read) return read.error();
-      known = addresses_.find(link->ifindex);
+      if (auto read = read_addresses(link.ifindex, context); !read) return read.error();
+      known = addresses_.find(link.ifindex);
     }
     if (auto it = known->second.find(host); it != known->second.end() && !it->second)
       return Error::from_errno(EPERM, context + ": address is not tagged as kvlb's");
-    uint32_t seq = rtnl_->next_seq();
-    ++writes_;
-    auto st = rtnl_->transact(rtnl::delete_vip_request(seq, link->ifindex, vip), seq, context);
-    if (cached && link_gone(st) && attempt < kLinkAttempts) {
-      forget_link(ifname, link->ifindex);
-      continue;
-    }
-    return st;
-  }
+    return ok_status();
+  };
+  auto link = write_vip(ifname, vip, context, rtnl::delete_vip_request, tagged_or_absent);
+  if (!link) return link.error();
+  return ok_status();
 }
 
 Status NetlinkAddressTable::announce(const std::string& ifname, const model::IpAddress& vip) {

@@ -10,6 +10,7 @@
 // current by the kernel's notifications, which a second socket listens to
 // and which are read before every request.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,13 @@ class NetlinkAddressTable final : public AddressTable {
   Result<rtnl::LinkInfo> link(const std::string& ifname, const std::string& context);
   void forget_link(const std::string& ifname, int ifindex);
   Result<rtnl::LinkInfo> find_link(const std::string& ifname, const std::string& context);
+  // Sends build(seq, ifindex, vip) for ifname's link once check(link), when
+  // given, allows it. A cached link the kernel no longer knows (ENODEV:
+  // deleted, maybe recreated under the same name) is looked up again, once.
+  // Returns the link written to.
+  using VipRequest = rtnl::Message (*)(uint32_t seq, int ifindex, const model::IpAddress& vip);
+  Result<rtnl::LinkInfo> write_vip(const std::string& ifname, const model::IpAddress& vip, const std::string& context,
+                                   VipRequest build, const std::function<Status(const rtnl::LinkInfo&)>& check = {});
   // One dump; the addresses of ifindex are then kept as its KnownAddresses.
   Result<std::vector<InterfaceAddress>> read_addresses(int ifindex, const std::string& context);
   Status send_announcement(const rtnl::LinkInfo& link, const model::IpAddress& vip,
