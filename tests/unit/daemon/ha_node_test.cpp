@@ -44,6 +44,8 @@ struct Pair {
     b = std::make_unique<daemon::HaNode>(settings("10.77.0.12", "10.77.0.11", "10.77.0.22", "10.77.0.21", 100, port),
                                          key, digests, clock, wall, [] {});
   }
+  // Both started; a (priority 150) MASTER, b BACKUP. Call it in ASSERT_NO_FATAL_FAILURE.
+  void start_elected();
 };
 
 // The test process moves into a fresh network namespace whose lo carries
@@ -67,13 +69,18 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return condition();
 }
 
+void Pair::start_elected() {
+  ASSERT_TRUE(a->start().ok());
+  ASSERT_TRUE(b->start().ok());
+  ASSERT_TRUE(eventually([&] { return role(*a) == ha::Role::Master; }, 2s));
+  ASSERT_TRUE(eventually([&] { return role(*b) == ha::Role::Backup; }, 1s));
+}
+
 }  // namespace
 
 TEST_F(HaNodeLoopback, HigherPriorityWinsAndTheOtherStaysBackupWhenSynced) {
   Pair p(17712);
-  ASSERT_TRUE(p.a->start().ok());
-  ASSERT_TRUE(p.b->start().ok());
-  ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 2s));
+  ASSERT_NO_FATAL_FAILURE(p.start_elected());
   p.a->set_synced(true);
   p.b->set_synced(true);
   // Several master-down intervals: the BACKUP must keep hearing the MASTER.
@@ -86,10 +93,7 @@ TEST_F(HaNodeLoopback, HigherPriorityWinsAndTheOtherStaysBackupWhenSynced) {
 
 TEST_F(HaNodeLoopback, GracefulStopHandsOverWithinTheSkewAndLetsGoOnceThePeerServes) {
   Pair p(17714);
-  ASSERT_TRUE(p.a->start().ok());
-  ASSERT_TRUE(p.b->start().ok());
-  ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 2s));
-  ASSERT_TRUE(eventually([&] { return role(*p.b) == ha::Role::Backup; }, 1s));
+  ASSERT_NO_FATAL_FAILURE(p.start_elected());
   p.b->take_role_changes();
   auto stopped_at = std::chrono::steady_clock::now();
   std::atomic<bool> stop_returned{false};
@@ -116,10 +120,7 @@ TEST_F(HaNodeLoopback, GracefulStopHandsOverWithinTheSkewAndLetsGoOnceThePeerSer
 
 TEST_F(HaNodeLoopback, GracefulStopGivesUpWhenThePeerNeverServes) {
   Pair p(17722);
-  ASSERT_TRUE(p.a->start().ok());
-  ASSERT_TRUE(p.b->start().ok());
-  ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 2s));
-  ASSERT_TRUE(eventually([&] { return role(*p.b) == ha::Role::Backup; }, 1s));
+  ASSERT_NO_FATAL_FAILURE(p.start_elected());
   auto stopped_at = std::chrono::steady_clock::now();
   p.a->stop();  // the peer turns MASTER but never reports its takeover done
   auto took = std::chrono::steady_clock::now() - stopped_at;
@@ -130,9 +131,7 @@ TEST_F(HaNodeLoopback, GracefulStopGivesUpWhenThePeerNeverServes) {
 
 TEST_F(HaNodeLoopback, APeerConfiguredDifferentlyIsReportedUntilItsConfigurationAgrees) {
   Pair p(17724);
-  ASSERT_TRUE(p.a->start().ok());
-  ASSERT_TRUE(p.b->start().ok());
-  ASSERT_TRUE(eventually([&] { return role(*p.a) == ha::Role::Master; }, 2s));
+  ASSERT_NO_FATAL_FAILURE(p.start_elected());
   auto differs = [](daemon::HaNode& node) { return node.status()["instances"][0]["peerConfigDiffers"].get<bool>(); };
   EXPECT_FALSE(differs(*p.b));
   p.a->set_digests({{"default", 2}});  // the MASTER's services changed, the BACKUP's not yet
