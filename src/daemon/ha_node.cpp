@@ -230,9 +230,11 @@ void HaNode::wait_for_successors(std::set<std::string> instances) {
     spdlog::info("ha: stopping: {} serves instance {} after {} ms", advert.sender.str(), advert.instance,
                  std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started).count());
   }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started).count();
   for (const auto& instance : instances)
     spdlog::warn("ha: stopping: instance {}: {} within {} ms; removing the addresses anyway", instance,
-                 taking_over.count(instance) ? "the new MASTER did not finish its takeover" : "no peer took over", std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started).count());
+                 taking_over.count(instance) ? "the new MASTER did not finish its takeover" : "no peer took over",
+                 waited);
 }
 
 void HaNode::run() {

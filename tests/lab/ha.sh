@@ -144,13 +144,19 @@ ha_start() {
 	lab_wait_for "kvlb_ctl $ns get status" 10 || { tail -30 "$LAB_OUT/kvlbd-$ns.log" >&2; lab_fail "kvlbd in $ns did not start"; }
 }
 
-# ha_role NS [INSTANCE]: the role of the instance ("default") in NS (MASTER, BACKUP, ...).
-ha_role() {
+# ha_instance_field NS FIELD [INSTANCE]: one field of the instance
+# ("default") in NS's `kvlbctl get ha` (a string as it is, else as JSON).
+ha_instance_field() {
 	kvlb_ctl "$1" get ha -o json 2>/dev/null | "$LAB_PYTHON" -c '
 import json, sys
 for i in json.load(sys.stdin)["instances"]:
-    if i["name"] == sys.argv[1]: print(i["role"])' "${2:-default}"
+    if i["name"] == sys.argv[2]:
+        v = i[sys.argv[1]]
+        print(v if isinstance(v, str) else json.dumps(v))' "$2" "${3:-default}"
 }
+
+# ha_role NS [INSTANCE]: the role of the instance ("default") in NS (MASTER, BACKUP, ...).
+ha_role() { ha_instance_field "$1" role "${2:-default}"; }
 
 ha_wait_role() { # NS ROLE [TIMEOUT [INSTANCE]]
 	lab_wait_for "[ \"\$(ha_role $1 ${4:-default})\" = $2 ]" "${3:-10}" ||
@@ -159,15 +165,16 @@ ha_wait_role() { # NS ROLE [TIMEOUT [INSTANCE]]
 
 # ha_became_master NS: how often instance "default" in NS has become MASTER
 # since its kvlbd started.
-ha_became_master() {
-	kvlb_ctl "$1" get ha -o json 2>/dev/null | "$LAB_PYTHON" -c '
-import json, sys
-for i in json.load(sys.stdin)["instances"]:
-    if i["name"] == "default": print(i["becameMaster"])'
+ha_became_master() { ha_instance_field "$1" becameMaster; }
+
+ha_holds_vip() { # NS [VIP]
+	ip -n "$1" -o addr show dev eth1 | grep -F " ${2:-$HA_VIP}/32 " >/dev/null
 }
 
-ha_holds_vip() { # NS
-	ip -n "$1" -o addr show dev eth1 | grep -F " $HA_VIP/32 " >/dev/null
+# ha_stop NS: kvlbd's graceful stop (SIGTERM), waited for.
+ha_stop() {
+	kill "${HA_PID[$1]}"
+	wait "${HA_PID[$1]}" 2>/dev/null || true
 }
 
 # ha_kill_hard NS: node death: its links go first (the kernel would keep

@@ -86,8 +86,7 @@ for proto in udp sctp; do
 	(($(ipvs_conns lb1 $proto) >= ${!flows})) || lab_fail "the returned BACKUP lacks $proto flows of the drill"
 done
 mark graceful stop-master
-kill "${HA_PID[lb2]}"
-wait "${HA_PID[lb2]}" 2>/dev/null || true
+ha_stop lb2
 ha_wait_role lb1 MASTER 3
 drill_end graceful
 verdict graceful 500
@@ -102,8 +101,7 @@ for i in 1 2 3 4 5; do
 	# What the taking-over node knows beforehand, and has after (for a failed run).
 	lab_ns "$backup" ipvsadm -Lnc >"$LAB_OUT/flap-$i-$backup-before.txt" 2>&1 || true
 	mark flap "failover-$i"
-	kill "${HA_PID[$master]}"
-	wait "${HA_PID[$master]}" 2>/dev/null || true
+	ha_stop "$master"
 	ha_wait_role "$backup" MASTER 3
 	sleep 1
 	{ lab_ns "$backup" ipvsadm -Lnc; lab_ns "$backup" conntrack -L -p sctp; } >"$LAB_OUT/flap-$i-$backup-after.txt" 2>&1 || true

@@ -51,9 +51,8 @@ lab_step "lb1 MASTER of default, lb2 MASTER of blue; both sync daemons on each n
 ha_start_pair
 ha_wait_role lb2 MASTER 20 blue  # once synced (5 s)
 ha_wait_role lb1 BACKUP 5 blue
-holds() { ip -n "$1" -o addr show dev eth1 | grep -F " $2/32 " >/dev/null; }
-holds lb2 "$BLUE_VIP" || lab_fail "MASTER lb2 of blue lacks its VIP"
-holds lb1 "$BLUE_VIP" && lab_fail "lb1 holds blue's VIP"
+ha_holds_vip lb2 "$BLUE_VIP" || lab_fail "MASTER lb2 of blue lacks its VIP"
+ha_holds_vip lb1 "$BLUE_VIP" && lab_fail "lb1 holds blue's VIP"
 for ns in lb1 lb2; do
 	lab_ns "$ns" ipvsadm -L --daemon
 	lab_ns "$ns" ipvsadm -L --daemon | grep -F "master sync daemon (mcast=sync0" >/dev/null || lab_fail "no IPVS master sync daemon on $ns"
@@ -62,11 +61,7 @@ done
 
 lab_step "a service added to blue on lb2 only: lb1 reports that its peer is configured differently, until it agrees"
 # differs NS INSTANCE: "true" while NS hears the instance's MASTER advertise another configuration.
-differs() {
-	kvlb_ctl "$1" get ha -o json | "$LAB_PYTHON" -c '
-import json, sys
-print(str(next(i for i in json.load(sys.stdin)["instances"] if i["name"] == sys.argv[1])["peerConfigDiffers"]).lower())' "$2"
-}
+differs() { ha_instance_field "$1" peerConfigDiffers "$2"; }
 lab_assert_eq false "$(differs lb1 blue)" "lb1 and lb2 agree on blue"
 blue_services=$HA_EXTRA_SERVICES
 HA_EXTRA_SERVICES+="{name: lab/blue-extra, vip: $BLUE_VIP, port: 2100, protocol: tcp, mode: onearm, instance: blue, endpoints: @EPS@}"

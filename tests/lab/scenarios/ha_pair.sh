@@ -103,8 +103,7 @@ ha_holds_vip lb1 && lab_fail "returning lb1 holds the VIP"
 lab_log "lb1 heard the MASTER after $(kvlb_ctl lb1 get ha -o json | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["adverts"]["hellosSent"])') hello(s)"
 
 lab_step "with preemption on, lb1 (150) takes lb2 (100) back only once synced, without a reset"
-kill "${HA_PID[lb1]}"  # a BACKUP's graceful stop: nothing moves
-wait "${HA_PID[lb1]}" 2>/dev/null || true
+ha_stop lb1  # a BACKUP's graceful stop: nothing moves
 ha_config lb1 150 true
 drill preempt 25
 ha_start lb1
@@ -125,8 +124,7 @@ drill graceful 12
 # kernel's flush time): younger flows are not on the BACKUP yet.
 sleep 3
 mark graceful stop-master
-kill "${HA_PID[lb1]}"
-wait "${HA_PID[lb1]}" 2>/dev/null || true
+ha_stop lb1
 ha_wait_role lb2 MASTER 3
 grep -F "serves instance default after" "$LAB_OUT/kvlbd-lb1.log" || lab_fail "lb1 let go of its addresses before lb2 served the instance"
 drill_end graceful
