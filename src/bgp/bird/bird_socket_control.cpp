@@ -9,7 +9,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -48,9 +47,9 @@ class Session {
       return fail(Kind::BadArgument, "socket path empty or too long");
     std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
 
-    fd_ = std::make_unique<UniqueFd>(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (fd_->get() < 0) return fail(Kind::Io, errno_text("socket", errno));
-    while (::connect(fd_->get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    fd_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (fd_.get() < 0) return fail(Kind::Io, errno_text("socket", errno));
+    while (::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
       const int err = errno;
       if (err == EINTR) continue;
       if (err == ENOENT || err == ECONNREFUSED)
@@ -78,7 +77,7 @@ class Session {
   std::optional<BirdError> send_line(const std::string& text, SteadyClock::time_point deadline, milliseconds timeout) {
     std::size_t sent = 0;
     while (sent < text.size()) {
-      const ssize_t n = ::send(fd_->get(), text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+      const ssize_t n = ::send(fd_.get(), text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
       if (n > 0) {
         sent += static_cast<std::size_t>(n);
         continue;
@@ -88,7 +87,7 @@ class Session {
       if (err == EPIPE || err == ECONNRESET)
         return fail(Kind::Protocol, "connection closed before the command was sent");
       if (err != EAGAIN) return fail(Kind::Io, errno_text("send", err));
-      pollfd ready{fd_->get(), POLLOUT, 0};
+      pollfd ready{fd_.get(), POLLOUT, 0};
       const int polled = ::poll(&ready, 1, remaining_ms(deadline));
       if (polled == 0) return fail(Kind::Timeout, "command not taken within " + ms_text(timeout));
       if (polled < 0 && errno != EINTR) return fail(Kind::Io, errno_text("poll", errno));
@@ -101,12 +100,12 @@ class Session {
     bool got_any = false;
     for (;;) {
       if (auto reply = reader_.next()) return std::move(*reply);
-      pollfd ready{fd_->get(), POLLIN, 0};
+      pollfd ready{fd_.get(), POLLIN, 0};
       const int polled = ::poll(&ready, 1, remaining_ms(deadline));
       if (polled < 0 && errno == EINTR) continue;
       if (polled < 0) return fail(Kind::Io, errno_text("poll", errno));
       if (polled == 0) return fail(Kind::Timeout, std::string("no complete ") + what + " within " + ms_text(timeout));
-      const ssize_t n = ::recv(fd_->get(), buffer.data(), buffer.size(), 0);
+      const ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
       if (n > 0) {
         got_any = true;
         if (auto error = reader_.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n))))
@@ -125,7 +124,7 @@ class Session {
 
   std::string path_;
   std::string operation_;
-  std::unique_ptr<UniqueFd> fd_;
+  UniqueFd fd_;
   BirdReplyReader reader_;
 };
 
