@@ -1,6 +1,6 @@
 #include "fakes/fake_conntrack.h"
 
-#include <algorithm>
+#include <utility>
 #include <cstdlib>
 
 namespace kvlb::fakes {

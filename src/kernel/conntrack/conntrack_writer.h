@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <set>
 
 #include "kernel/conntrack/conntrack_reader.h"
 #include "model/types.h"

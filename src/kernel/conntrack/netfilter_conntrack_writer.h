@@ -3,6 +3,8 @@
 // namespace it was opened in. Its own handle: a repair never interleaves with
 // a reader's dump. Not thread-safe (one handle, one repair at a time).
 #include <memory>
+#include <set>
+#include <vector>
 
 #include "kernel/conntrack/conntrack_writer.h"
 

@@ -10,12 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <iostream>
 #include <map>
-#include <set>
-#include <sstream>
 
 #include "kernel/conntrack/netfilter_conntrack_reader.h"
 #include "kernel/conntrack/netfilter_conntrack_writer.h"
