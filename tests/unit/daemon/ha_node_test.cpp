@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "daemon/ha_node.h"
+#include "unit/support/eventually.h"
 
 using namespace kvlb;
 using namespace std::chrono_literals;
@@ -60,14 +61,7 @@ class HaNodeLoopback : public ::testing::Test {
 
 ha::Role role(daemon::HaNode& node) { return node.roles().at("default"); }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
+using test_support::eventually;
 
 void Pair::start_elected() {
   ASSERT_TRUE(a->start().ok());
