@@ -39,7 +39,7 @@ void copy_attr(nf_conntrack* to, const nf_conntrack* from, nf_conntrack_attr att
 
 // The entry as conntrackd's commit creates it (original tuple, SNAT to the
 // reply's destination, protocol state), without the DNAT: libnetfilter_conntrack
-// encodes NAT ports for TCP and UDP only, so create() adds that part itself.
+// encodes NAT ports for TCP and UDP only, so the create request adds that part itself.
 Owned rebuilt(const nf_conntrack* old, bool v4) {
   Owned ct(nfct_new());
   for (auto attr : {ATTR_L3PROTO, ATTR_L4PROTO, ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST, ATTR_TIMEOUT, ATTR_MARK,
@@ -63,36 +63,102 @@ Owned rebuilt(const nf_conntrack* old, bool v4) {
   return ct;
 }
 
-// IPCTNL_MSG_CT_NEW for `ct` plus CTA_NAT_DST to endpoint:port, with the port.
-Status create(const nf_conntrack* ct, bool v4, const model::IpAddress& endpoint, uint16_t port) {
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
-  nlh->nlmsg_seq = 1;
-  auto* nfh = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-  nfh->nfgen_family = v4 ? AF_INET : AF_INET6;
-  nfh->version = NFNETLINK_V0;
-  nfh->res_id = 0;
-  if (nfct_nlmsg_build(nlh, ct) < 0) return Error::from_errno(errno, "build conntrack entry");
-  nlattr* nat = mnl_attr_nest_start(nlh, CTA_NAT_DST);
-  mnl_attr_put(nlh, v4 ? CTA_NAT_V4_MINIP : CTA_NAT_V6_MINIP, v4 ? 4 : 16, endpoint.bytes().data());
-  mnl_attr_put(nlh, v4 ? CTA_NAT_V4_MAXIP : CTA_NAT_V6_MAXIP, v4 ? 4 : 16, endpoint.bytes().data());
-  nlattr* proto = mnl_attr_nest_start(nlh, CTA_NAT_PROTO);
-  mnl_attr_put_u16(nlh, CTA_PROTONAT_PORT_MIN, htons(port));
-  mnl_attr_put_u16(nlh, CTA_PROTONAT_PORT_MAX, htons(port));
-  mnl_attr_nest_end(nlh, proto);
-  mnl_attr_nest_end(nlh, nat);
+// Delete and create requests, many per system call over one socket: the
+// repair runs while the VIPs' traffic is dropped, and a socket plus four
+// calls per entry cost milliseconds under load. The kernel handles the
+// messages of one send in order, so each delete precedes its create.
+class RequestBatch {
+ public:
+  static Result<RequestBatch> open() {
+    RequestBatch batch;
+    batch.sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
+    if (!batch.sock_ || mnl_socket_bind(batch.sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0)
+      return Error::from_errno(errno, "ctnetlink socket");
+    return batch;
+  }
 
-  std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> sock(mnl_socket_open(NETLINK_NETFILTER), mnl_socket_close);
-  if (!sock || mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0) return Error::from_errno(errno, "ctnetlink socket");
-  if (mnl_socket_sendto(sock.get(), nlh, nlh->nlmsg_len) < 0) return Error::from_errno(errno, "send");
-  ssize_t n = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
-  if (n < 0) return Error::from_errno(errno, "receive");
-  if (mnl_cb_run(buf.data(), static_cast<std::size_t>(n), 1, mnl_socket_get_portid(sock.get()), nullptr, nullptr) < 0)
-    return Error::from_errno(errno, "create");
-  return ok_status();
-}
+  // Queues the deletion of `ct` (by its tuple and id) and its replacement by
+  // `fresh` DNATed to endpoint:port.
+  Status replace(const nf_conntrack* ct, const nf_conntrack* fresh, bool v4, const model::IpAddress& endpoint,
+                 uint16_t port, const std::string& what) {
+    if (buffer_.size() - used_ < kRoomPerEntry)
+      if (auto flushed = flush(); !flushed.ok()) return flushed;
+    nlmsghdr* del = start(IPCTNL_MSG_CT_DELETE, 0, v4, {what + ": delete", true});
+    if (nfct_nlmsg_build(del, ct) < 0) return Error::from_errno(errno, what + ": build delete");
+    finish(del);
+    nlmsghdr* nlh = start(IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, v4, {what + ": create", false});
+    if (nfct_nlmsg_build(nlh, fresh) < 0) return Error::from_errno(errno, what + ": build create");
+    nlattr* nat = mnl_attr_nest_start(nlh, CTA_NAT_DST);
+    mnl_attr_put(nlh, v4 ? CTA_NAT_V4_MINIP : CTA_NAT_V6_MINIP, v4 ? 4 : 16, endpoint.bytes().data());
+    mnl_attr_put(nlh, v4 ? CTA_NAT_V4_MAXIP : CTA_NAT_V6_MAXIP, v4 ? 4 : 16, endpoint.bytes().data());
+    nlattr* proto = mnl_attr_nest_start(nlh, CTA_NAT_PROTO);
+    mnl_attr_put_u16(nlh, CTA_PROTONAT_PORT_MIN, htons(port));
+    mnl_attr_put_u16(nlh, CTA_PROTONAT_PORT_MAX, htons(port));
+    mnl_attr_nest_end(nlh, proto);
+    mnl_attr_nest_end(nlh, nat);
+    finish(nlh);
+    return ok_status();
+  }
+
+  // Sends what is queued and reads every answer. The first failure is
+  // returned, after all answers are in (a delete that finds nothing is fine).
+  Status flush() {
+    Status first_failure = ok_status();
+    if (used_ == 0) return first_failure;
+    if (mnl_socket_sendto(sock_.get(), buffer_.data(), used_) < 0) return Error::from_errno(errno, "ctnetlink send");
+    used_ = 0;
+    std::vector<char> answers(32 * 1024);
+    while (!pending_.empty()) {
+      ssize_t n = mnl_socket_recvfrom(sock_.get(), answers.data(), answers.size());
+      if (n < 0) return Error::from_errno(errno, "ctnetlink receive");
+      int left = static_cast<int>(n);
+      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(answers.data()); mnl_nlmsg_ok(nlh, left);
+           nlh = mnl_nlmsg_next(nlh, &left)) {
+        auto it = pending_.find(nlh->nlmsg_seq);
+        if (nlh->nlmsg_type != NLMSG_ERROR || it == pending_.end()) continue;
+        int err = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error;
+        if (err == 0 && !it->second.is_delete) ++created_;
+        if (err != 0 && !(it->second.is_delete && err == ENOENT) && first_failure.ok())
+          first_failure = Error::from_errno(err, it->second.what);
+        pending_.erase(it);
+      }
+    }
+    return first_failure;
+  }
+
+  std::size_t created() const { return created_; }
+
+ private:
+  struct Request {
+    std::string what;
+    bool is_delete = false;
+  };
+  // A request pair takes a few hundred bytes; leave room for the largest.
+  static constexpr std::size_t kRoomPerEntry = 2048;
+
+  RequestBatch() : sock_(nullptr, mnl_socket_close), buffer_(64 * 1024) {}
+
+  nlmsghdr* start(uint16_t type, uint16_t flags, bool v4, Request request) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buffer_.data() + used_);
+    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    nlh->nlmsg_seq = ++seq_;
+    auto* nfh = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+    nfh->nfgen_family = v4 ? AF_INET : AF_INET6;
+    nfh->version = NFNETLINK_V0;
+    nfh->res_id = 0;
+    pending_[seq_] = std::move(request);
+    return nlh;
+  }
+  void finish(const nlmsghdr* nlh) { used_ += NLMSG_ALIGN(nlh->nlmsg_len); }
+
+  std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> sock_;
+  std::vector<char> buffer_;
+  std::size_t used_ = 0;
+  uint32_t seq_ = 0;
+  std::map<uint32_t, Request> pending_;
+  std::size_t created_ = 0;
+};
 
 }  // namespace
 
@@ -105,7 +171,8 @@ Result<std::size_t> NetfilterConntrackWriter::repair_dnat_ports(
   std::vector<Owned> matching;
   for (auto* ct : raw) matching.emplace_back(ct);
 
-  std::size_t repaired = 0;
+  auto batch = RequestBatch::open();
+  if (!batch.ok()) return batch.error();
   for (const auto& ct : matching) {
     auto key = original_destination_of(ct.get());
     if (!key) continue;
@@ -118,13 +185,11 @@ Result<std::size_t> NetfilterConntrackWriter::repair_dnat_ports(
     if (dnat_port == it->second) continue;
     auto fresh = rebuilt(ct.get(), v4);
     const std::string what = "repair conntrack entry of " + key->vip.with_port(key->port);
-    if (nfct_query(handle_, NFCT_Q_DESTROY, ct.get()) != 0 && errno != ENOENT)
-      return Error::from_errno(errno, what + ": delete");
-    if (auto created = create(fresh.get(), v4, endpoint, it->second); !created.ok())
-      return Error{created.error().code, what + ": " + created.error().context};
-    ++repaired;
+    if (auto queued = batch->replace(ct.get(), fresh.get(), v4, endpoint, it->second, what); !queued.ok())
+      return queued.error();
   }
-  return repaired;
+  if (auto flushed = batch->flush(); !flushed.ok()) return flushed.error();
+  return batch->created();
 }
 
 }  // namespace kvlb::kernel

@@ -232,6 +232,8 @@ bool create_committed_sctp(uint16_t client_port) {
 
 TEST_F(ConntrackWriterKernelTest, RepairsTheDnatPortOfCommittedSctpEntries) {
   if (!create_committed_sctp(40001)) GTEST_SKIP() << "this kernel's conntrack refuses SCTP NAT entries";
+  ASSERT_TRUE(create_committed_sctp(40002));
+  ASSERT_TRUE(create_committed_sctp(40003));
   auto entry = [] { return kvlb::testing::output_of("conntrack -L -p sctp 2>/dev/null"); };
   // libnetfilter_conntrack encodes NAT ports for TCP and UDP only: the DNAT
   // kept the service's port.
@@ -241,11 +243,13 @@ TEST_F(ConntrackWriterKernelTest, RepairsTheDnatPortOfCommittedSctpEntries) {
       {{model::Protocol::Sctp, ip("20.20.20.1"), 1009}, {{ip("10.0.2.23"), 8080}, {ip("10.0.2.21"), 8081}}}};
   auto repaired = writer->repair_dnat_ports(endpoints);
   ASSERT_TRUE(repaired) << repaired.error().describe();
-  EXPECT_EQ(*repaired, 1u);
+  EXPECT_EQ(*repaired, 3u);  // one batch of requests
   auto after = entry();
-  EXPECT_NE(after.find("src=10.0.9.9 dst=20.20.20.1 sport=40001 dport=1009"), std::string::npos) << after;
-  EXPECT_NE(after.find("src=10.0.2.23 dst=20.20.20.1 sport=8080 dport=40001"), std::string::npos) << after;
-  EXPECT_NE(after.find("ESTABLISHED"), std::string::npos) << after;
+  for (const std::string port : {"40001", "40002", "40003"}) {
+    EXPECT_NE(after.find("src=10.0.9.9 dst=20.20.20.1 sport=" + port + " dport=1009"), std::string::npos) << after;
+    EXPECT_NE(after.find("src=10.0.2.23 dst=20.20.20.1 sport=8080 dport=" + port), std::string::npos) << after;
+  }
+  EXPECT_EQ(kvlb::testing::output_of("conntrack -L -p sctp 2>/dev/null | grep -c ESTABLISHED"), "3\n") << after;
 
   // Right already: nothing to do.
   repaired = writer->repair_dnat_ports(endpoints);
