@@ -69,13 +69,7 @@ Owned rebuilt(const nf_conntrack* old, bool v4) {
 // messages of one send in order, so each delete precedes its create.
 class RequestBatch {
  public:
-  static Result<RequestBatch> open() {
-    RequestBatch batch;
-    batch.sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
-    if (!batch.sock_ || mnl_socket_bind(batch.sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-      return Error::from_errno(errno, "ctnetlink socket");
-    return batch;
-  }
+  RequestBatch(mnl_socket* sock, uint32_t& seq) : sock_(sock), seq_(seq), buffer_(64 * 1024) {}
 
   // Queues the deletion of `ct` (by its tuple and id) and its replacement by
   // `fresh` DNATed to endpoint:port.
@@ -105,11 +99,11 @@ class RequestBatch {
   Status flush() {
     Status first_failure = ok_status();
     if (used_ == 0) return first_failure;
-    if (mnl_socket_sendto(sock_.get(), buffer_.data(), used_) < 0) return Error::from_errno(errno, "ctnetlink send");
+    if (mnl_socket_sendto(sock_, buffer_.data(), used_) < 0) return Error::from_errno(errno, "ctnetlink send");
     used_ = 0;
     std::vector<char> answers(32 * 1024);
     while (!pending_.empty()) {
-      ssize_t n = mnl_socket_recvfrom(sock_.get(), answers.data(), answers.size());
+      ssize_t n = mnl_socket_recvfrom(sock_, answers.data(), answers.size());
       if (n < 0) return Error::from_errno(errno, "ctnetlink receive");
       int left = static_cast<int>(n);
       for (auto* nlh = reinterpret_cast<const nlmsghdr*>(answers.data()); mnl_nlmsg_ok(nlh, left);
@@ -136,8 +130,6 @@ class RequestBatch {
   // A request pair takes a few hundred bytes; leave room for the largest.
   static constexpr std::size_t kRoomPerEntry = 2048;
 
-  RequestBatch() : sock_(nullptr, mnl_socket_close), buffer_(64 * 1024) {}
-
   nlmsghdr* start(uint16_t type, uint16_t flags, bool v4, Request request) {
     nlmsghdr* nlh = mnl_nlmsg_put_header(buffer_.data() + used_);
     nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
@@ -152,10 +144,10 @@ class RequestBatch {
   }
   void finish(const nlmsghdr* nlh) { used_ += NLMSG_ALIGN(nlh->nlmsg_len); }
 
-  std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> sock_;
+  mnl_socket* sock_;
+  uint32_t& seq_;  // the socket's
   std::vector<char> buffer_;
   std::size_t used_ = 0;
-  uint32_t seq_ = 0;
   std::map<uint32_t, Request> pending_;
   std::size_t created_ = 0;
 };
@@ -171,8 +163,7 @@ Result<std::size_t> NetfilterConntrackWriter::repair_dnat_ports(
   std::vector<Owned> matching;
   for (auto* ct : raw) matching.emplace_back(ct);
 
-  auto batch = RequestBatch::open();
-  if (!batch.ok()) return batch.error();
+  RequestBatch batch(sock_, seq_);
   for (const auto& ct : matching) {
     auto key = original_destination_of(ct.get());
     if (!key) continue;
@@ -185,11 +176,11 @@ Result<std::size_t> NetfilterConntrackWriter::repair_dnat_ports(
     if (dnat_port == it->second) continue;
     auto fresh = rebuilt(ct.get(), v4);
     const std::string what = "repair conntrack entry of " + key->vip.with_port(key->port);
-    if (auto queued = batch->replace(ct.get(), fresh.get(), v4, endpoint, it->second, what); !queued.ok())
+    if (auto queued = batch.replace(ct.get(), fresh.get(), v4, endpoint, it->second, what); !queued.ok())
       return queued.error();
   }
-  if (auto flushed = batch->flush(); !flushed.ok()) return flushed.error();
-  return batch->created();
+  if (auto flushed = batch.flush(); !flushed.ok()) return flushed.error();
+  return batch.created();
 }
 
 }  // namespace kvlb::kernel

@@ -1,14 +1,16 @@
 #pragma once
-// ConntrackWriter over ctnetlink (libnetfilter_conntrack), in the network
-// namespace it was opened in. Its own handle: a repair never interleaves with
-// a reader's dump. Not thread-safe (one handle, one repair at a time).
+// ConntrackWriter over ctnetlink (libmnl, entries parsed and built by
+// libnetfilter_conntrack), in the network namespace it was opened in. Its own
+// socket: a repair never interleaves with a reader's dump. Not thread-safe
+// (one socket, one repair at a time).
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <vector>
 
 #include "kernel/conntrack/conntrack_writer.h"
 
-struct nfct_handle;
+struct mnl_socket;
 struct nf_conntrack;
 
 namespace kvlb::kernel {
@@ -28,8 +30,9 @@ class NetfilterConntrackWriter final : public ConntrackWriter {
 
  private:
   Result<std::size_t> dump_matching(const std::set<ConnKey>& services, std::vector<nf_conntrack*>& out);
-  explicit NetfilterConntrackWriter(nfct_handle* handle) : handle_(handle) {}
-  nfct_handle* handle_;
+  explicit NetfilterConntrackWriter(mnl_socket* sock) : sock_(sock) {}
+  mnl_socket* sock_;
+  uint32_t seq_ = 0;  // of this socket's requests: answers are matched by it
 };
 
 }  // namespace kvlb::kernel
