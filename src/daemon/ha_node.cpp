@@ -65,8 +65,9 @@ std::optional<model::IpAddress> address_of(const sockaddr_storage& ss) {
 
 // A UDP socket bound to address:port. IP_FREEBIND lets kvlbd start before
 // the address is configured (boot order); adverts flow once it is.
-Result<int> bound_socket(const model::IpAddress& address, uint16_t port, const std::string& what) {
-  int fd = socket(address.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+Result<UniqueFd> bound_socket(const model::IpAddress& address, uint16_t port, const std::string& what) {
+  UniqueFd owned(socket(address.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  const int fd = owned.get();
   if (fd < 0) return Error::from_errno(errno, what + ": socket");
   int one = 1;
   setsockopt(fd, address.is_v4() ? IPPROTO_IP : IPPROTO_IPV6, address.is_v4() ? IP_FREEBIND : IPV6_FREEBIND, &one,
@@ -76,12 +77,9 @@ Result<int> bound_socket(const model::IpAddress& address, uint16_t port, const s
   if (address.is_v4()) setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
   socklen_t len = 0;
   auto ss = socket_address(address, port, len);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    int err = errno;
-    close(fd);
-    return Error::from_errno(err, what + ": bind " + address.with_port(port));
-  }
-  return fd;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    return Error::from_errno(errno, what + ": bind " + address.with_port(port));
+  return owned;
 }
 
 uint32_t fnv1a(uint32_t hash, std::string_view text) {
@@ -150,22 +148,18 @@ HaNode::HaNode(model::HaSettings settings, ha::Bytes key, std::map<std::string, 
   }
 }
 
-HaNode::~HaNode() {
-  stop();
-  for (int fd : {advert_fd_, probe_fd_, wake_fd_})
-    if (fd >= 0) close(fd);
-}
+HaNode::~HaNode() { stop(); }
 
 Status HaNode::start() {
   auto advert = bound_socket(*settings_.address, settings_.port, "ha adverts");
   if (!advert.ok()) return advert.error();
-  advert_fd_ = *advert;
+  advert_fd_ = std::move(*advert);
   if (settings_.sync.address && settings_.sync.peer) {
     auto probe = bound_socket(*settings_.sync.address, settings_.port, "ha sync link probes");
     if (!probe.ok()) return probe.error();
-    probe_fd_ = *probe;
+    probe_fd_ = std::move(*probe);
   }
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  wake_fd_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   {
     std::lock_guard lock(mutex_);
     started_ = last_probe_heard_ = next_probe_ = next_hello_ = clock_.now();
@@ -182,7 +176,7 @@ void HaNode::stop() {
   if (!thread_.joinable()) return;
   stopping_ = true;
   uint64_t one = 1;
-  [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
+  [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof one);
   thread_.join();
   std::set<std::string> handing_over;
   {
@@ -208,13 +202,13 @@ void HaNode::wait_for_successors(std::set<std::string> instances) {
   std::set<std::string> taking_over;  // a peer is MASTER, not yet serving
   auto deadline = [&] { return started + (taking_over.empty() ? kNoMasterLimit : kTakeoverLimit); };
   while (!instances.empty() && clock_.now() < deadline()) {
-    pollfd pfd{advert_fd_, POLLIN, 0};
+    pollfd pfd{advert_fd_.get(), POLLIN, 0};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline() - clock_.now());
     if (poll(&pfd, 1, static_cast<int>(std::max<int64_t>(left.count(), 1))) <= 0) continue;
     uint8_t buffer[512];
     sockaddr_storage from{};
     socklen_t len = sizeof from;
-    ssize_t n = recvfrom(advert_fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    ssize_t n = recvfrom(advert_fd_.get(), buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
     auto source = n > 0 ? address_of(from) : std::nullopt;
     if (!source) continue;
     std::lock_guard lock(mutex_);
@@ -250,8 +244,8 @@ void HaNode::run() {
                  std::strerror(err));
   while (!stopping_) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_wake() - clock_.now());
-    pollfd pfds[3] = {{advert_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {probe_fd_, POLLIN, 0}};
-    poll(pfds, probe_fd_ >= 0 ? 3 : 2, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000)));
+    pollfd pfds[3] = {{advert_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}, {probe_fd_.get(), POLLIN, 0}};
+    poll(pfds, probe_fd_.get() >= 0 ? 3 : 2, static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000)));
     if (stopping_) break;
     bool queued = false;
     {
@@ -260,8 +254,8 @@ void HaNode::run() {
       // Read whatever has arrived before acting on a timer, whether or not
       // poll saw it: an advert that came in as poll timed out must still
       // reset the master-down timer it would otherwise let expire.
-      handle_datagram(advert_fd_);
-      if (probe_fd_ >= 0) handle_datagram(probe_fd_);
+      handle_datagram(advert_fd_.get());
+      if (probe_fd_.get() >= 0) handle_datagram(probe_fd_.get());
       auto now = clock_.now();
       for (auto& [name, machine] : machines_) {
         if (now >= machine->next_deadline()) machine->on_timer();
@@ -299,7 +293,7 @@ void HaNode::handle_datagram(int fd) {
     }
     const auto& advert = admission->advert;
     note_peer_configuration(advert, admission->config_mismatch);
-    if (advert.probe && fd == probe_fd_) {
+    if (advert.probe && fd == probe_fd_.get()) {
       last_probe_heard_ = clock_.now();
       if (!probes_since_) probes_since_ = last_probe_heard_;
       continue;
@@ -336,7 +330,7 @@ void HaNode::set_digests(const std::map<std::string, uint32_t>& digests) {
 
 void HaNode::send_outgoing(ha::Mastership& machine) {
   for (auto& advert : machine.take_outgoing())
-    for (const auto& peer : settings_.peers) send_to(advert_fd_, advert, peer);
+    for (const auto& peer : settings_.peers) send_to(advert_fd_.get(), advert, peer);
 }
 
 bool HaNode::looking_for_master() const {
@@ -358,12 +352,12 @@ void HaNode::send_hello_if_due() {
   hello.sender = *settings_.address;
   hello.probe = true;
   hello.synced = synced_;
-  for (const auto& peer : settings_.peers) send_to(advert_fd_, hello, peer);
+  for (const auto& peer : settings_.peers) send_to(advert_fd_.get(), hello, peer);
   ++hellos_sent_;
 }
 
 void HaNode::send_probe_if_due() {
-  if (probe_fd_ < 0 || machines_.empty() || clock_.now() < next_probe_) return;
+  if (probe_fd_.get() < 0 || machines_.empty() || clock_.now() < next_probe_) return;
   next_probe_ = clock_.now() + kProbeInterval;
   ha::Advert probe;
   probe.instance = machines_.begin()->first;
@@ -371,11 +365,11 @@ void HaNode::send_probe_if_due() {
   probe.sender = *settings_.sync.address;
   probe.probe = true;
   probe.synced = synced_;
-  send_to(probe_fd_, probe, *settings_.sync.peer);
+  send_to(probe_fd_.get(), probe, *settings_.sync.peer);
 }
 
 void HaNode::check_sync_link() {
-  if (probe_fd_ < 0) return;
+  if (probe_fd_.get() < 0) return;
   auto silent = clock_.now() - last_probe_heard_;
   if (!link_alarm_ && silent > kSyncLinkTimeout) {
     link_alarm_ = true;
@@ -396,7 +390,7 @@ TimePoint HaNode::next_wake() const {
   std::lock_guard lock(mutex_);
   TimePoint wake = clock_.now() + 100ms;
   for (const auto& [name, machine] : machines_) wake = std::min(wake, machine->next_deadline());
-  if (probe_fd_ >= 0) wake = std::min(wake, next_probe_);
+  if (probe_fd_.get() >= 0) wake = std::min(wake, next_probe_);
   if (looking_for_master()) wake = std::min(wake, next_hello_);
   return wake;
 }
@@ -444,7 +438,7 @@ std::map<std::string, ha::Role> HaNode::roles() const {
 
 std::chrono::nanoseconds HaNode::sync_link_up_for() const {
   std::lock_guard lock(mutex_);
-  if (probe_fd_ < 0) return clock_.now() - started_;  // no sync link: nothing to wait for
+  if (probe_fd_.get() < 0) return clock_.now() - started_;  // no sync link: nothing to wait for
   if (!probes_since_) return std::chrono::nanoseconds(0);
   return clock_.now() - *probes_since_;
 }
@@ -490,7 +484,7 @@ nlohmann::json HaNode::status() const {
                   {"unknownPeer", c.unknown_peer}, {"unknownInstance", c.unknown_instance},
                   {"configMismatch", c.config_mismatch}, {"sendErrors", send_errors_},
                   {"hellosSent", hellos_sent_}};
-  if (probe_fd_ >= 0) {
+  if (probe_fd_.get() >= 0) {
     j["syncLink"] = {{"interface", settings_.sync.interface},
                      {"peer", settings_.sync.peer->str()},
                      {"alarm", link_alarm_},

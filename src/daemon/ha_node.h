@@ -23,6 +23,7 @@
 #include "util/clock.h"
 #include "util/pi_mutex.h"
 #include "util/result.h"
+#include "util/unique_fd.h"
 
 namespace kvlb::daemon {
 
@@ -117,9 +118,9 @@ class HaNode {
   uint64_t link_alarms_ = 0;
   uint64_t send_errors_ = 0;
 
-  int advert_fd_ = -1;
-  int probe_fd_ = -1;
-  int wake_fd_ = -1;  // eventfd: stop
+  UniqueFd advert_fd_;
+  UniqueFd probe_fd_;  // none without a sync link
+  UniqueFd wake_fd_;   // eventfd: stop
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
