@@ -1,9 +1,11 @@
 #!/bin/bash
-# Hitless failover between two kvlbd nodes (run: tests/lab/run tests/lab/drills/ha_failover.sh) under live TCP, UDP and SCTP
-# traffic in every NAT mode: hard death of the MASTER, the old MASTER's
-# return (no preemption), a graceful stop, failovers back and forth, a cut
-# sync link and a split brain. The drill (bench/failover_drill.py) counts
-# resets, lost messages, moves to another endpoint and each flow's stall.
+# Hitless failover between two kvlbd nodes under live TCP, UDP and SCTP
+# traffic in every NAT mode (run: tests/lab/run tests/lab/drills/ha_failover.sh;
+# in the test suite as lab.ha_failover_drill): hard death of the MASTER, the
+# old MASTER's return (no preemption), a graceful stop, failovers back and
+# forth, a cut sync link, a split brain, and a hard death half a second into
+# new flows. The drill (bench/failover_drill.py) counts resets, lost
+# messages, moves to another endpoint and each flow's stall.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kvlb.sh"
@@ -145,4 +147,15 @@ ha_holds_vip lb1 && ha_holds_vip lb2 && both=1
 lab_assert_eq 0 "$both" "at most one node holds the VIP after the link healed"
 ha_wait_role lb1 MASTER 3
 ha_wait_role lb2 BACKUP 3
+
+lab_step "new flows: the MASTER dies half a second after they started"
+sleep 3  # lb2's backup sync daemon and conntrackd settle after the split
+drill young 12
+sleep 0.5
+lab_log "lb2 (BACKUP) already has $(lab_ns lb2 ipvsadm -Lnc | grep -c "$HA_VIP" || true) IPVS connections to the VIP"
+mark young kill-master
+ha_kill_hard lb1
+ha_wait_role lb2 MASTER 5
+drill_end young
+verdict young 1000
 echo "ha_failover: passed"
