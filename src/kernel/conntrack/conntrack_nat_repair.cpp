@@ -101,7 +101,7 @@ class RequestBatch {
     if (used_ == 0) return first_failure;
     if (mnl_socket_sendto(sock_, buffer_.data(), used_) < 0) return Error::from_errno(errno, "ctnetlink send");
     used_ = 0;
-    std::vector<char> answers(32 * 1024);
+    std::vector<char> answers(NetfilterConntrackWriter::kReceiveBufferBytes);
     while (!pending_.empty()) {
       ssize_t n = mnl_socket_recvfrom(sock_, answers.data(), answers.size());
       if (n < 0) return Error::from_errno(errno, "ctnetlink receive");

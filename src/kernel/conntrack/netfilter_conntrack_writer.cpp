@@ -27,7 +27,7 @@ using ConntrackPtr = std::unique_ptr<nf_conntrack, ConntrackDeleter>;
 constexpr uint32_t kFilterOnProtocolNumber = 1u << 3;
 
 // Dumps with a protocol filter, so the kernel skips the rest of the table
-// (a node's own health checks leave thousands of TIME_WAIT entries). A
+// (the other protocols' flows, closed ones waiting out their timeouts). A
 // kernel without dump filters ignores the filter; entries are matched here
 // in any case.
 struct DumpScope {
@@ -60,7 +60,7 @@ int collect_matching(const nlmsghdr* nlh, void* data) {
 }
 
 Status dump_scope(mnl_socket* sock, const DumpScope& scope, uint32_t seq, Collect& collect) {
-  std::vector<char> buffer(MNL_SOCKET_BUFFER_SIZE > 32768 ? MNL_SOCKET_BUFFER_SIZE : 32768);
+  std::vector<char> buffer(NetfilterConntrackWriter::kReceiveBufferBytes);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
   nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;

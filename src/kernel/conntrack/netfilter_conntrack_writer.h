@@ -3,6 +3,7 @@
 // libnetfilter_conntrack), in the network namespace it was opened in. Its own
 // socket: a repair never interleaves with a reader's dump. Not thread-safe
 // (one socket, one repair at a time).
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -27,6 +28,9 @@ class NetfilterConntrackWriter final : public ConntrackWriter {
   // endpoint's port.
   Result<std::size_t> repair_dnat_ports(
       const std::map<ConnKey, std::map<model::IpAddress, uint16_t>>& endpoint_ports) override;
+
+  // One read of a dump or of answers: the kernel fills at most 32 KiB per read.
+  static constexpr std::size_t kReceiveBufferBytes = 32 * 1024;
 
  private:
   Result<std::size_t> dump_matching(const std::set<ConnKey>& services, std::vector<nf_conntrack*>& out);
