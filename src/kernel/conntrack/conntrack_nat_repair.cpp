@@ -1,9 +1,5 @@
 // NetfilterConntrackWriter::repair_dnat_ports: see conntrack_writer.h.
-#include <libmnl/libmnl.h>
-#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -12,15 +8,11 @@
 #include <memory>
 
 #include "kernel/conntrack/conntrack_entry.h"
+#include "kernel/conntrack/ctnetlink.h"
 #include "kernel/conntrack/netfilter_conntrack_writer.h"
 
 namespace kvlb::kernel {
 namespace {
-
-struct Deleter {
-  void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
-};
-using Owned = std::unique_ptr<nf_conntrack, Deleter>;
 
 model::IpAddress address_at(const nf_conntrack* ct, bool v4, int attr4, int attr6) {
   if (v4) {
@@ -40,8 +32,8 @@ void copy_attr(nf_conntrack* to, const nf_conntrack* from, nf_conntrack_attr att
 // The entry as conntrackd's commit creates it (original tuple, SNAT to the
 // reply's destination, protocol state), without the DNAT: libnetfilter_conntrack
 // encodes NAT ports for TCP and UDP only, so the create request adds that part itself.
-Owned rebuilt(const nf_conntrack* old, bool v4) {
-  Owned ct(nfct_new());
+ConntrackPtr rebuilt(const nf_conntrack* old, bool v4) {
+  ConntrackPtr ct(nfct_new());
   for (auto attr : {ATTR_L3PROTO, ATTR_L4PROTO, ATTR_ORIG_PORT_SRC, ATTR_ORIG_PORT_DST, ATTR_TIMEOUT, ATTR_MARK,
                     ATTR_ZONE, ATTR_SCTP_STATE, ATTR_SCTP_VTAG_ORIG, ATTR_SCTP_VTAG_REPL, ATTR_TCP_STATE})
     copy_attr(ct.get(), old, attr);
@@ -101,7 +93,7 @@ class RequestBatch {
     if (used_ == 0) return first_failure;
     if (mnl_socket_sendto(sock_, buffer_.data(), used_) < 0) return Error::from_errno(errno, "ctnetlink send");
     used_ = 0;
-    std::vector<char> answers(NetfilterConntrackWriter::kReceiveBufferBytes);
+    std::vector<char> answers(kCtnetlinkReceiveBytes);
     while (!pending_.empty()) {
       ssize_t n = mnl_socket_recvfrom(sock_, answers.data(), answers.size());
       if (n < 0) return Error::from_errno(errno, "ctnetlink receive");
@@ -130,15 +122,8 @@ class RequestBatch {
   // A request pair takes a few hundred bytes; leave room for the largest.
   static constexpr std::size_t kRoomPerEntry = 2048;
 
-  nlmsghdr* start(uint16_t type, uint16_t flags, bool v4, Request request) {
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buffer_.data() + used_);
-    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-    nlh->nlmsg_seq = ++seq_;
-    auto* nfh = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-    nfh->nfgen_family = v4 ? AF_INET : AF_INET6;
-    nfh->version = NFNETLINK_V0;
-    nfh->res_id = 0;
+  nlmsghdr* start(uint8_t type, uint16_t flags, bool v4, Request request) {
+    nlmsghdr* nlh = put_ctnetlink_request(buffer_.data() + used_, type, NLM_F_ACK | flags, ++seq_, v4 ? AF_INET : AF_INET6);
     pending_[seq_] = std::move(request);
     return nlh;
   }
@@ -158,13 +143,11 @@ Result<std::size_t> NetfilterConntrackWriter::repair_dnat_ports(
     const std::map<ConnKey, std::map<model::IpAddress, uint16_t>>& endpoint_ports) {
   std::set<ConnKey> services;
   for (const auto& [key, endpoints] : endpoint_ports) services.insert(key);
-  std::vector<nf_conntrack*> raw;
-  if (auto dumped = dump_matching(services, raw); !dumped.ok()) return dumped.error();
-  std::vector<Owned> matching;
-  for (auto* ct : raw) matching.emplace_back(ct);
+  auto matching = dump_matching(sock_, seq_, services);
+  if (!matching.ok()) return matching.error();
 
   RequestBatch batch(sock_, seq_);
-  for (const auto& ct : matching) {
+  for (const auto& ct : *matching) {
     auto key = original_destination_of(ct.get());
     if (!key) continue;
     const bool v4 = nfct_get_attr_u8(ct.get(), ATTR_L3PROTO) == AF_INET;

@@ -1,9 +1,5 @@
 #include "kernel/conntrack/netfilter_conntrack_writer.h"
 
-#include <libmnl/libmnl.h>
-#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -12,14 +8,10 @@
 #include <vector>
 
 #include "kernel/conntrack/conntrack_entry.h"
+#include "kernel/conntrack/ctnetlink.h"
 
 namespace kvlb::kernel {
 namespace {
-
-struct ConntrackDeleter {
-  void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
-};
-using ConntrackPtr = std::unique_ptr<nf_conntrack, ConntrackDeleter>;
 
 // A bit of CTA_FILTER_ORIG_FLAGS: match the original tuple's L4 protocol.
 // The kernel keeps these bits in a private header (nf_internals.h); they are
@@ -54,21 +46,13 @@ int collect_matching(const nlmsghdr* nlh, void* data) {
   ConntrackPtr ct(nfct_new());
   if (!ct || nfct_nlmsg_parse(nlh, ct.get()) < 0) return MNL_CB_OK;
   auto key = original_destination_of(ct.get());
-  // Keep the dumped object itself: deleting by it sends its tuple and id.
   if (key && collect.services->contains(*key)) collect.matching->push_back(std::move(ct));
   return MNL_CB_OK;
 }
 
 Status dump_scope(mnl_socket* sock, const DumpScope& scope, uint32_t seq, Collect& collect) {
-  std::vector<char> buffer(NetfilterConntrackWriter::kReceiveBufferBytes);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
-  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  nlh->nlmsg_seq = seq;
-  auto* nfh = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-  nfh->nfgen_family = scope.family;
-  nfh->version = NFNETLINK_V0;
-  nfh->res_id = 0;
+  std::vector<char> buffer(kCtnetlinkReceiveBytes);
+  nlmsghdr* nlh = put_ctnetlink_request(buffer.data(), IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq, scope.family);
   nlattr* tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
   nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
   mnl_attr_put_u8(nlh, CTA_PROTO_NUM, scope.protocol);
@@ -107,22 +91,20 @@ Result<std::unique_ptr<NetfilterConntrackWriter>> NetfilterConntrackWriter::open
 
 NetfilterConntrackWriter::~NetfilterConntrackWriter() { mnl_socket_close(sock_); }
 
-Result<std::size_t> NetfilterConntrackWriter::dump_matching(const std::set<ConnKey>& services,
-                                                           std::vector<nf_conntrack*>& out) {
+Result<std::vector<ConntrackPtr>> dump_matching(mnl_socket* sock, uint32_t& seq, const std::set<ConnKey>& services) {
   std::vector<ConntrackPtr> matching;
   Collect collect{&services, &matching};
   for (const auto& scope : scopes_of(services)) {
     const std::size_t before = matching.size();
     for (int attempt = 1;; ++attempt) {
       matching.resize(before);
-      auto dumped = dump_scope(sock_, scope, ++seq_, collect);
+      auto dumped = dump_scope(sock, scope, ++seq, collect);
       if (dumped.ok()) break;
       const int err = dumped.error().code.value();
       if ((err != EINTR && err != EBUSY) || attempt == kDumpAttempts) return dumped.error();
     }
   }
-  for (auto& ct : matching) out.push_back(ct.release());
-  return out.size();
+  return matching;
 }
 
 }  // namespace kvlb::kernel

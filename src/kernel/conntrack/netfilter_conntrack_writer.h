@@ -6,13 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <set>
-#include <vector>
 
 #include "kernel/conntrack/conntrack_writer.h"
 
 struct mnl_socket;
-struct nf_conntrack;
 
 namespace kvlb::kernel {
 
@@ -29,11 +26,7 @@ class NetfilterConntrackWriter final : public ConntrackWriter {
   Result<std::size_t> repair_dnat_ports(
       const std::map<ConnKey, std::map<model::IpAddress, uint16_t>>& endpoint_ports) override;
 
-  // One read of a dump or of answers: the kernel fills at most 32 KiB per read.
-  static constexpr std::size_t kReceiveBufferBytes = 32 * 1024;
-
  private:
-  Result<std::size_t> dump_matching(const std::set<ConnKey>& services, std::vector<nf_conntrack*>& out);
   explicit NetfilterConntrackWriter(mnl_socket* sock) : sock_(sock) {}
   mnl_socket* sock_;
   uint32_t seq_ = 0;  // of this socket's requests: answers are matched by it
