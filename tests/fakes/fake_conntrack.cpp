@@ -1,7 +1,7 @@
 #include "fakes/fake_conntrack.h"
 
-#include <utility>
 #include <cstdlib>
+#include <utility>
 
 namespace kvlb::fakes {
 

@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 #include <optional>
+#include <thread>
 
 #include "bgp/bird/bird_socket_control.h"
 #include "bird_test_support.h"
